@@ -1,0 +1,125 @@
+"""Embedded tasks that need no download: date normalisation and toy sequence tasks.
+
+All are seeded and reproducible. The toy tasks work on token ids directly
+(ids 4 .. vocab_size - 1; 0-3 are reserved); the date task on strings.
+"""
+
+import datetime
+import random
+
+import numpy as np
+from babel.dates import format_date
+
+from s2s_keras.data.tokens import RESERVED_TOKENS
+
+# --- date normalisation -------------------------------------------------------------------
+
+# Locales whose CLDR formats are rendered, with the widths used. en_US "short"
+# (M/d/yy) is left out: it would collide with the day-first short formats of
+# the other locales ("3/4/21"), making the task ambiguous.
+DATE_LOCALES = {
+    "en_US": ("medium", "long", "full"),
+    "en_GB": ("short", "medium", "long", "full"),
+    "fr_FR": ("short", "medium", "long", "full"),
+    "de_DE": ("short", "medium", "long", "full"),
+    "es_ES": ("short", "medium", "long", "full"),
+    "it_IT": ("short", "medium", "long", "full"),
+    "pt_BR": ("short", "medium", "long", "full"),
+    "nl_NL": ("short", "medium", "long", "full"),
+}
+# Extra patterns (CLDR syntax) and English ordinals, which CLDR does not render.
+DATE_PATTERNS = ("yyyy/MM/dd", "d MMM y", "dd.MM.yyyy", "EEE d MMM yyyy")
+# Two-digit years ("3/3/21") are read in this window, so they are unambiguous.
+FIRST_YEAR, LAST_YEAR = 1950, 2049
+
+
+def _ordinal(day):
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def _english_ordinal(date, rng):
+    month = format_date(date, "MMMM", locale="en")
+    if rng.random() < 0.5:
+        return f"{_ordinal(date.day)} of {month}, {date.year}"
+    return f"{month} {_ordinal(date.day)}, {date.year}"
+
+
+def format_human_date(date, rng):
+    """One human rendering of `date`, chosen with `rng` among locales and patterns."""
+    kind = rng.random()
+    if kind < 0.75:
+        locale = rng.choice(sorted(DATE_LOCALES))
+        return format_date(date, rng.choice(DATE_LOCALES[locale]), locale=locale)
+    if kind < 0.9:
+        return format_date(date, rng.choice(DATE_PATTERNS), locale="en")
+    return _english_ordinal(date, rng)
+
+
+def date_pairs(num_examples, seed=0):
+    """Pairs `(human date, ISO date)`, e.g. `("le 3 mars 2021" style text, "2021-03-03")`.
+
+    Dates are drawn uniformly from 1950-01-01 to 2049-12-31 and rendered in
+    one of many CLDR formats (Babel) of eight locales, or an English ordinal
+    form ("3rd of March, 2021").
+
+    Args:
+        num_examples: number of pairs.
+        seed: random seed; the same seed gives the same pairs.
+
+    Returns:
+        A list of `(source, target)` string pairs.
+
+    Example:
+    >>> date_pairs(2, seed=1)  # doctest: +SKIP
+    [('18 août 1996', '1996-08-18'), ('Saturday, 7 February 2043', '2043-02-07')]
+    """
+    rng = random.Random(seed)
+    first = datetime.date(FIRST_YEAR, 1, 1).toordinal()
+    last = datetime.date(LAST_YEAR, 12, 31).toordinal()
+    pairs = []
+    for _ in range(num_examples):
+        date = datetime.date.fromordinal(rng.randint(first, last))
+        pairs.append((format_human_date(date, rng), date.isoformat()))
+    return pairs
+
+
+# --- toy sequence tasks on ids --------------------------------------------------------------
+
+TOY_TASKS = ("copy", "reverse", "sort")
+FIRST_TOKEN_ID = len(RESERVED_TOKENS)
+
+
+def toy_pairs(task, num_examples, min_length, max_length, vocab_size, seed=0):
+    """Pairs of id sequences for a toy task: copy, reverse or sort the source.
+
+    Args:
+        task: "copy", "reverse" or "sort".
+        num_examples: number of pairs.
+        min_length, max_length: source length range (inclusive).
+        vocab_size: ids are drawn from 4 .. vocab_size - 1.
+        seed: random seed.
+
+    Returns:
+        A list of `(source_ids, target_ids)` int32 numpy arrays, without
+        `[START]`/`[END]` (see `pad_pairs`).
+
+    Example:
+    >>> src, tgt = toy_pairs("reverse", 1, 3, 3, 10, seed=0)[0]
+    >>> bool((tgt == src[::-1]).all())
+    True
+    """
+    if task not in TOY_TASKS:
+        raise ValueError(f"`task` must be one of {TOY_TASKS}. Received: task={task!r}")
+    if not 0 < min_length <= max_length:
+        raise ValueError(f"Need 0 < min_length <= max_length. Received: min_length={min_length}, max_length={max_length}")
+    if vocab_size <= FIRST_TOKEN_ID:
+        raise ValueError(f"`vocab_size` must exceed {FIRST_TOKEN_ID}. Received: vocab_size={vocab_size}")
+    rng = np.random.default_rng(seed)
+    transform = {"copy": lambda s: s, "reverse": lambda s: s[::-1], "sort": np.sort}[task]
+    pairs = []
+    for _ in range(num_examples):
+        length = int(rng.integers(min_length, max_length + 1))
+        source = rng.integers(FIRST_TOKEN_ID, vocab_size, size=length).astype("int32")
+        pairs.append((source, transform(source).astype("int32")))
+    return pairs

@@ -1,0 +1,252 @@
+"""A stacked recurrent decoder with optional Bahdanau or Luong attention.
+
+Keras 3's `RNN` has no `constants` argument, so the decoder runs its own loop
+over time (`keras.ops.scan`) around `step`, the very function that incremental
+decoding (`decode_step`) calls: training and inference share one code path.
+"""
+
+import keras
+from keras import ops
+
+from s2s_keras.layers.attention import BahdanauAttention, LuongAttention
+from s2s_keras.layers.loops import scan_time
+from s2s_keras.layers.cells import (
+    CELL_KINDS,
+    check_cell_kind,
+    check_positive_int,
+    check_rate,
+    states_per_layer,
+)
+
+ATTENTION_KINDS = (None, "bahdanau", "luong")
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class RNNDecoder(keras.layers.Layer):
+    """Stacked SimpleRNN / LSTM / GRU decoder, with or without attention.
+
+    One step, for target position t with embedded input y (s = top cell output):
+
+    - no attention: s_t = cells(y, s_{t-1}); output s_t.
+    - "bahdanau" (input feeding on, the default): the context c_t is computed
+      from s_{t-1} and enters the cells, s_t = cells([y; c_t], s_{t-1}); output
+      h̃_t = tanh(W_c [s_t; c_t]).
+    - "luong": s_t = cells(y, s_{t-1}) (with input feeding: cells([y; h̃_{t-1}])),
+      c_t from s_t, output h̃_t = tanh(W_c [s_t; c_t]).
+    - "bahdanau" with `input_feeding=False` attends after the cells, like Luong,
+      with the additive score.
+
+    Args:
+        cell: "rnn", "lstm" or "gru".
+        units: size of every recurrent layer.
+        num_layers: number of stacked layers.
+        attention: None, "bahdanau" or "luong".
+        attention_units: scoring size for Bahdanau (and Luong "concat"); defaults to `units`.
+        luong_score: "dot", "general" or "concat".
+        input_feeding: see above; defaults to True for Bahdanau, False for Luong.
+        dropout: dropout rate on the embedded inputs and on the outputs.
+        residual: add each layer's input to its output from the second layer on.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        inputs: `(batch, tgt_len, features)` embedded target (teacher forcing).
+        encoder_result: `(encoder_outputs, encoder_states)` as `RNNEncoder` returns.
+        source_mask: optional bool `(batch, src_len)`, False on padding.
+        training: whether dropout is active.
+        return_attention: also return the attention weights.
+
+    Returns:
+        outputs `(batch, tgt_len, units)`, and with `return_attention` the weights
+        `(batch, tgt_len, src_len)` (zeros without attention).
+
+    Example:
+    >>> encoder = RNNEncoder("gru", units=16)
+    >>> decoder = RNNDecoder("gru", units=16, attention="bahdanau")
+    >>> source = np.ones((2, 7, 8)); target = np.ones((2, 5, 8))
+    >>> decoder(target, encoder(source)).shape
+    TensorShape([2, 5, 16])
+    """
+
+    def __init__(
+        self,
+        cell="gru",
+        units=256,
+        num_layers=1,
+        attention=None,
+        attention_units=None,
+        luong_score="general",
+        input_feeding=None,
+        dropout=0.0,
+        residual=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if attention not in ATTENTION_KINDS:
+            raise ValueError(f"`attention` must be one of {ATTENTION_KINDS}. Received: attention={attention!r}")
+        self.cell = check_cell_kind(cell)
+        self.units = check_positive_int("units", units)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.attention = attention
+        self.attention_units = units if attention_units is None else check_positive_int("attention_units", attention_units)
+        self.luong_score = luong_score
+        self.input_feeding = (attention == "bahdanau") if input_feeding is None else bool(input_feeding)
+        if attention is None and self.input_feeding:
+            raise ValueError("`input_feeding` needs an attention mechanism. Received: attention=None, input_feeding=True")
+        self.dropout = check_rate("dropout", dropout)
+        self.residual = bool(residual)
+
+        cell_class = CELL_KINDS[self.cell][0]
+        self.cells = [cell_class(self.units, name=f"{self.cell}_cell_{i}") for i in range(self.num_layers)]
+        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.attention_layer = None
+        if attention == "bahdanau":
+            self.attention_layer = BahdanauAttention(self.attention_units, name="attention")
+        elif attention == "luong":
+            self.attention_layer = LuongAttention(
+                luong_score, units=self.attention_units if luong_score == "concat" else None, name="attention"
+            )
+        if attention is not None:
+            self.attention_projection = keras.layers.Dense(self.units, activation="tanh", use_bias=False, name="attention_projection")
+
+    @property
+    def attends_before_cells(self):
+        """Bahdanau with input feeding: the query is the previous state."""
+        return self.attention == "bahdanau" and self.input_feeding
+
+    def build(self, inputs_shape, encoder_result_shape=None, source_mask_shape=None):
+        batch, features = inputs_shape[0], inputs_shape[-1]
+        values_units = self.units if encoder_result_shape is None else encoder_result_shape[0][-1]
+        src_len = None if encoder_result_shape is None else encoder_result_shape[0][1]
+        extra = values_units if self.attends_before_cells else (self.units if self.input_feeding else 0)
+        size = features + extra
+        for cell in self.cells:
+            cell.build((batch, size))
+            size = self.units
+        if self.attention_layer is not None:
+            self.attention_layer.build((batch, self.units), (batch, src_len, values_units))
+            self.attention_projection.build((batch, self.units + values_units))
+        self.built = True
+
+    # --- the inference contract: memory, state, one step -------------------------------
+
+    def prepare_memory(self, encoder_result, source_mask=None):
+        """What every step reads and beam search never reorders, computed once.
+
+        Returns a dict: `values` `(batch, src_len, units_enc)`, `keys` (the
+        attention keys, precomputed), `mask` bool `(batch, src_len)` and
+        `encoder_states` (the encoder's final states, read by `initial_state`).
+        """
+        values, encoder_states = encoder_result
+        if source_mask is None:
+            source_mask = ops.ones(ops.shape(values)[:2], dtype="bool")
+        memory = {"values": values, "mask": ops.cast(source_mask, "bool"), "encoder_states": encoder_states}
+        if self.attention_layer is not None:
+            memory["keys"] = self.attention_layer.prepare_keys(values)
+        return memory
+
+    def initial_state(self, memory, max_length=None):
+        """The state before the first step: a dict of `(batch, units)` tensors.
+
+        `cells` holds one list per layer (`[h]`, or `[h, c]` for LSTM), started
+        from the encoder's final states (layer by layer when the depths match,
+        otherwise every layer from the top encoder layer); `feed` (Luong input
+        feeding) holds h̃_{t-1}. Every entry is per row: beam search reorders all
+        of them. `max_length` is unused (RNN states do not grow).
+        """
+        encoder_states = memory["encoder_states"]
+        cells = []
+        for i in range(self.num_layers):
+            source = encoder_states[i] if len(encoder_states) == self.num_layers else encoder_states[-1]
+            if len(source) != states_per_layer(self.cell):
+                raise ValueError(
+                    f"The encoder's states do not fit a {self.cell!r} decoder: got {len(source)} tensors per layer."
+                )
+            if source[0].shape[-1] is not None and source[0].shape[-1] != self.units:
+                raise ValueError(
+                    f"The encoder's final states have {source[0].shape[-1]} features but the decoder has "
+                    f"units={self.units}; give the encoder `bridge_units={self.units}`."
+                )
+            cells.append(list(source))
+        state = {"cells": cells}
+        if self.input_feeding and not self.attends_before_cells:
+            state["feed"] = ops.zeros_like(cells[-1][0])
+        return state
+
+    def step(self, inputs, state, memory, training=None):
+        """One decoding step.
+
+        Args:
+            inputs: `(batch, features)` the embedded previous token.
+            state: as `initial_state` returns.
+            memory: as `prepare_memory` returns.
+
+        Returns:
+            `(output (batch, units), new_state, weights (batch, src_len) or None)`.
+        """
+        x = inputs
+        context = weights = None
+        if self.attends_before_cells:
+            query = state["cells"][-1][0]  # s_{t-1}
+            context, weights = self._attend(query, memory)
+            x = ops.concatenate([x, context], axis=-1)
+        elif "feed" in state:
+            x = ops.concatenate([x, state["feed"]], axis=-1)
+
+        new_cells = []
+        for i, (cell, cell_state) in enumerate(zip(self.cells, state["cells"])):
+            output, new_state = cell(x, list(cell_state), training=training)
+            if self.residual and i > 0:
+                output = output + x
+            new_cells.append(list(new_state))
+            x = output
+        new_state = {"cells": new_cells}
+
+        if self.attention_layer is None:
+            return x, new_state, None
+        if not self.attends_before_cells:
+            context, weights = self._attend(x, memory)
+        output = self.attention_projection(ops.concatenate([x, context], axis=-1))  # h̃_t
+        if "feed" in state:
+            new_state["feed"] = output
+        return output, new_state, weights
+
+    def _attend(self, query, memory):
+        return self.attention_layer(query, memory["values"], values_mask=memory["mask"], keys=memory["keys"])
+
+    # --- training: the same step over the whole target -----------------------------------
+
+    def call(self, inputs, encoder_result, source_mask=None, training=None, return_attention=False):
+        memory = self.prepare_memory(encoder_result, source_mask)
+        state = self.initial_state(memory)
+        inputs = self.dropout_layer(inputs, training=training)
+        src_len = ops.shape(memory["values"])[1]
+
+        def body(carry, x_t):
+            output, carry, weights = self.step(x_t, carry, memory, training=training)
+            if weights is None:
+                weights = ops.zeros((ops.shape(x_t)[0], src_len), dtype=output.dtype)
+            return carry, (output, weights)
+
+        _, (outputs, weights) = scan_time(body, state, ops.transpose(inputs, (1, 0, 2)))
+        outputs = ops.transpose(outputs, (1, 0, 2))  # (batch, tgt_len, units)
+        outputs = self.dropout_layer(outputs, training=training)
+        if return_attention:
+            return outputs, ops.transpose(weights, (1, 0, 2))  # (batch, tgt_len, src_len)
+        return outputs
+
+    def compute_output_shape(self, inputs_shape, encoder_result_shape=None, source_mask_shape=None):
+        return tuple(inputs_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "cell": self.cell,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "attention": self.attention,
+            "attention_units": self.attention_units,
+            "luong_score": self.luong_score,
+            "input_feeding": self.input_feeding,
+            "dropout": self.dropout,
+            "residual": self.residual,
+        }

@@ -1,0 +1,89 @@
+"""One registry of model builders: `build_model(name, ...)` and `list_models()`."""
+
+import inspect
+
+
+class ModelRegistry:
+    """Maps model names to builder functions; rejects duplicates and unknown names.
+
+    A builder is a function taking keyword-only arguments, two of which are
+    `source_vocab_size` and `target_vocab_size`; every other keyword is an
+    override with a documented default.
+    """
+
+    def __init__(self):
+        self._builders = {}
+
+    def register(self, name, builder=None):
+        """Registers `builder` under `name` (usable as a decorator)."""
+        if builder is None:
+            return lambda fn: self.register(name, fn)
+        if name in self._builders:
+            raise ValueError(f"A model named {name!r} is already registered.")
+        self._builders[name] = builder
+        return builder
+
+    def names(self):
+        return sorted(self._builders)
+
+    def get(self, name):
+        if name not in self._builders:
+            raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(self.names())}.")
+        return self._builders[name]
+
+    def overrides(self, name):
+        """The override names and their defaults for model `name`."""
+        parameters = inspect.signature(self.get(name)).parameters
+        return {
+            key: p.default
+            for key, p in parameters.items()
+            if key not in ("source_vocab_size", "target_vocab_size")
+        }
+
+    def build(self, name, *, source_vocab_size, target_vocab_size, **overrides):
+        builder = self.get(name)
+        valid = self.overrides(name)
+        unknown = sorted(set(overrides) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"Unknown override(s) {unknown} for model {name!r}. Valid overrides: {', '.join(sorted(valid))}."
+            )
+        for key, size in (("source_vocab_size", source_vocab_size), ("target_vocab_size", target_vocab_size)):
+            if not isinstance(size, int) or isinstance(size, bool) or size <= 4:
+                raise ValueError(f"`{key}` must be an integer above 4 (ids 0-3 are reserved). Received: {key}={size!r}")
+        return builder(source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, **overrides)
+
+
+REGISTRY = ModelRegistry()
+
+
+def build_model(name, *, source_vocab_size, target_vocab_size, **overrides):
+    """Builds the registered model `name` as a functional `keras.Model`.
+
+    Args:
+        name: a name from `list_models()`, e.g. "gru_attention".
+        source_vocab_size: source vocabulary size (ids 0-3 are reserved).
+        target_vocab_size: target vocabulary size.
+        **overrides: builder arguments to change (see `model_defaults(name)`).
+
+    Returns:
+        A `Seq2SeqModel`: `{"source", "target_in"} -> logits`, with `encode`,
+        `initial_state` and `decode_step`.
+
+    Raises:
+        ValueError: for an unknown name or override, listing the valid ones.
+
+    Example:
+    >>> model = build_model("gru_attention", source_vocab_size=100, target_vocab_size=120, units=64)
+    """
+    return REGISTRY.build(name, source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, **overrides)
+
+
+def list_models():
+    """The names of all registered models, sorted."""
+    return REGISTRY.names()
+
+
+def model_defaults(name):
+    """The overrides model `name` accepts, with their default values."""
+    return REGISTRY.overrides(name)

@@ -1,0 +1,90 @@
+"""The encoder–decoder model: a functional Keras model plus the inference contract."""
+
+import keras
+from keras import ops
+
+from s2s_keras.data.tokens import PAD_ID
+
+# The layer names every registered model uses, so the inference functions find them.
+SOURCE_EMBEDDING = "source_embedding"
+TARGET_EMBEDDING = "target_embedding"
+ENCODER = "encoder"
+DECODER = "decoder"
+OUTPUT_PROJECTION = "output_projection"
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class Seq2SeqModel(keras.Model):
+    """A functional encoder–decoder that also exposes incremental decoding.
+
+    Built with the functional API (see `assemble_seq2seq`):
+    `{"source": (batch, src_len), "target_in": (batch, tgt_len)} -> logits
+    (batch, tgt_len, target_vocab)`. Its inference functions reuse the same
+    layers: `encode(source) -> memory`, `initial_state(memory, max_length) ->
+    state` and `decode_step(token_ids, state, memory, step) -> (logits, state)`.
+    It saves and loads as any functional model (`model.save("m.keras")`).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def _embed_target(self, token_ids, step):
+        embedding = self.get_layer(TARGET_EMBEDDING)
+        if hasattr(embedding, "embed_step"):
+            return embedding.embed_step(token_ids, step)
+        return embedding(token_ids)
+
+    def encode(self, source, training=False):
+        """Encodes source ids `(batch, src_len)` into the decoder's memory (a dict)."""
+        source = ops.convert_to_tensor(source, dtype="int32")
+        source_mask = ops.not_equal(source, PAD_ID)  # (batch, src_len)
+        embedded = self.get_layer(SOURCE_EMBEDDING)(source)
+        encoder_result = self.get_layer(ENCODER)(embedded, mask=source_mask, training=training)
+        return self.get_layer(DECODER).prepare_memory(encoder_result, source_mask)
+
+    def initial_state(self, memory, max_length=None):
+        """The decoder state before the first step (fixed-shape tensors, batch first)."""
+        return self.get_layer(DECODER).initial_state(memory, max_length)
+
+    def decode_step(self, token_ids, state, memory, step=0, return_attention=False):
+        """Logits `(batch, target_vocab)` for the next token after `token_ids` `(batch,)`.
+
+        Returns `(logits, state)`, or `(logits, state, weights)` with
+        `return_attention` (weights `(batch, src_len)`, None without attention).
+        """
+        token_ids = ops.convert_to_tensor(token_ids, dtype="int32")
+        embedded = self._embed_target(token_ids, step)  # (batch, features)
+        output, state, weights = self.get_layer(DECODER).step(embedded, state, memory, training=False)
+        logits = self.get_layer(OUTPUT_PROJECTION)(output)  # (batch, target_vocab)
+        if return_attention:
+            return logits, state, weights
+        return logits, state
+
+    def attention_weights(self, source, target_in):
+        """Teacher-forced attention weights `(batch, tgt_len, src_len)` for plotting."""
+        source = ops.convert_to_tensor(source, dtype="int32")
+        source_mask = ops.not_equal(source, PAD_ID)
+        encoder_result = self.get_layer(ENCODER)(self.get_layer(SOURCE_EMBEDDING)(source), mask=source_mask)
+        embedded = self.get_layer(TARGET_EMBEDDING)(ops.convert_to_tensor(target_in, dtype="int32"))
+        _, weights = self.get_layer(DECODER)(embedded, encoder_result, source_mask=source_mask, return_attention=True)
+        return weights
+
+
+def assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name):
+    """Wires the five named layers into a `Seq2SeqModel` with the functional API."""
+    for layer, expected in (
+        (source_embedding, SOURCE_EMBEDDING),
+        (target_embedding, TARGET_EMBEDDING),
+        (encoder, ENCODER),
+        (decoder, DECODER),
+        (output_projection, OUTPUT_PROJECTION),
+    ):
+        if layer.name != expected:
+            raise ValueError(f"The {expected} layer must be named {expected!r}. Received: name={layer.name!r}")
+    source = keras.Input(shape=(None,), dtype="int32", name="source")
+    target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+    source_mask = ops.not_equal(source, PAD_ID)  # (batch, src_len)
+    encoder_result = encoder(source_embedding(source), mask=source_mask)
+    decoded = decoder(target_embedding(target_in), encoder_result, source_mask=source_mask)  # (batch, tgt_len, units)
+    logits = output_projection(decoded)  # (batch, tgt_len, target_vocab)
+    return Seq2SeqModel(inputs={"source": source, "target_in": target_in}, outputs=logits, name=name)
