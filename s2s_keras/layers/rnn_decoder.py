@@ -172,13 +172,15 @@ class RNNDecoder(keras.layers.Layer):
             state["feed"] = ops.zeros_like(cells[-1][0])
         return state
 
-    def step(self, inputs, state, memory, training=None):
+    def step(self, inputs, state, memory, step=None, training=None):
         """One decoding step.
 
         Args:
             inputs: `(batch, features)` the embedded previous token.
             state: as `initial_state` returns.
             memory: as `prepare_memory` returns.
+            step: the target position (unused: an RNN's state carries it).
+            training: whether dropout is active.
 
         Returns:
             `(output (batch, units), new_state, weights (batch, src_len) or None)`.
@@ -222,7 +224,7 @@ class RNNDecoder(keras.layers.Layer):
         src_len = ops.shape(memory["values"])[1]
 
         def body(carry, x_t):
-            output, carry, weights = self.step(x_t, carry, memory, training=training)
+            output, carry, weights = self.step(x_t, carry, memory, training=training)  # one code path with decode_step
             if weights is None:
                 weights = ops.zeros((ops.shape(x_t)[0], src_len), dtype=output.dtype)
             return carry, (output, weights)

@@ -54,7 +54,7 @@ class Seq2SeqModel(keras.Model):
         """
         token_ids = ops.convert_to_tensor(token_ids, dtype="int32")
         embedded = self._embed_target(token_ids, step)  # (batch, features)
-        output, state, weights = self.get_layer(DECODER).step(embedded, state, memory, training=False)
+        output, state, weights = self.get_layer(DECODER).step(embedded, state, memory, step=step, training=False)
         logits = self.get_layer(OUTPUT_PROJECTION)(output)  # (batch, target_vocab)
         if return_attention:
             return logits, state, weights
