@@ -1,6 +1,13 @@
-"""Search strategies over the `encode` / `initial_state` / `decode_step` contract."""
+"""Search strategies over the `encode` / `initial_state` / `decode_step` contract.
 
+Strategies never see a model: they are called with the three inference
+functions and the source ids, and run as `tf.while_loop`s with static shapes.
+"""
+
+from s2s_keras.decoding.beam_search import BeamSearch, coverage_penalty, length_penalty
 from s2s_keras.decoding.greedy import GreedySearch
 from s2s_keras.decoding.result import DecodeResult, decode
+from s2s_keras.decoding.sampling import Sampling
+from s2s_keras.decoding.token_search import TokenSearch
 
-__all__ = ["DecodeResult", "GreedySearch", "decode"]
+__all__ = ["BeamSearch", "DecodeResult", "GreedySearch", "Sampling", "TokenSearch", "coverage_penalty", "decode", "length_penalty"]

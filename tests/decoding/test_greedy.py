@@ -33,8 +33,9 @@ def test_greedy_follows_the_argmax_and_pads_after_end():
     assert result.ids.shape == (2, 1, 6)
     np.testing.assert_array_equal(result.ids[:, 0], [[5, 6, END_ID, 0, 0, 0], [4, 4, 4, 4, END_ID, 0]])
     np.testing.assert_array_equal(result.lengths[:, 0], [3, 5])
-    # One-hot logits of 10: each chosen token has log-probability log(e^10 / (e^10 + 7)).
-    token_log_prob = 10.0 - np.log(np.exp(10.0) + VOCAB - 1)
+    # One-hot logits of 10 and [PAD]/[START] blocked: each chosen token has
+    # log-probability log(e^10 / (e^10 + 5)), the other five producible tokens at logit 0.
+    token_log_prob = 10.0 - np.log(np.exp(10.0) + VOCAB - 3)
     np.testing.assert_allclose(result.scores[:, 0], [3 * token_log_prob, 5 * token_log_prob], atol=1e-6)
 
 

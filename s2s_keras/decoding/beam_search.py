@@ -1,0 +1,195 @@
+"""Beam search with GNMT length and coverage penalties and n-best output, in-graph."""
+
+import tensorflow as tf
+
+from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
+from s2s_keras.decoding.logits import NEG_INF, next_token_log_probs
+from s2s_keras.decoding.result import DecodeResult
+from s2s_keras.decoding.token_search import check_max_length
+
+
+def length_penalty(lengths, alpha):
+    """GNMT length penalty (Wu et al. 2016): lp(Y) = ((5 + |Y|) / 6) ** α."""
+    return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
+
+
+def coverage_penalty(coverage, source_mask, beta):
+    """GNMT coverage penalty: β Σ_i log(min(Σ_t a_{t,i}, 1)) over real source positions.
+
+    Args:
+        coverage: `(..., src_len)` attention summed over the produced tokens.
+        source_mask: bool `(..., src_len)`, False on padding (which is left out).
+        beta: the penalty's weight.
+    """
+    clipped = tf.minimum(coverage, 1.0)
+    logs = tf.math.log(tf.maximum(clipped, 1e-10))
+    return beta * tf.reduce_sum(tf.where(source_mask, logs, 0.0), axis=-1)
+
+
+def keep_static_shapes(new, old):
+    """Gives loop variables back the static shapes they entered the loop with."""
+
+    def restore(n, o):
+        n.set_shape(o.shape)
+        return n
+
+    return tf.nest.map_structure(restore, new, old)
+
+
+def tile_beams(tree, beam_size):
+    """Repeats every row `beam_size` times: `(batch, ...)` -> `(batch * beam, ...)`, beams adjacent."""
+    return tf.nest.map_structure(lambda t: tf.repeat(t, beam_size, axis=0), tree)
+
+
+def gather_beams(tree, flat_indices):
+    """Reorders rows `(batch * beam, ...)` by their beam origin."""
+    return tf.nest.map_structure(lambda t: tf.gather(t, flat_indices, axis=0), tree)
+
+
+class BeamSearch:
+    """Keeps the `beam_size` best hypotheses per source and returns the n best.
+
+    Works on `batch × beam` rows: memory and state are tiled once; at each step
+    the state rows are reordered by beam origin with a gather while the memory,
+    which never changes, is left alone. A hypothesis that produced `[END]` stays
+    in the beam with its score frozen (its only continuation is padding with
+    log-probability 0) and competes with the live ones; the loop stops when
+    every beam of every row has ended, or at `max_length`.
+
+    Hypotheses are ranked by  s(Y) = log P(Y|X) / lp(Y) + cp(X; Y)  with the
+    GNMT length penalty lp(Y) = ((5 + |Y|) / 6)^α (|Y| counts `[END]`) and,
+    when `coverage_penalty` β > 0 and the model returns attention weights, the
+    coverage penalty cp = β Σ_i log(min(Σ_t a_{t,i}, 1)) over real source
+    positions. With α = β = 0 the score is the sum of log-probabilities and
+    `BeamSearch(beam_size=1)` is exactly `GreedySearch`.
+
+    Args:
+        beam_size: hypotheses kept per source.
+        length_penalty: α ≥ 0 (0: none; GNMT used 0.6–0.7).
+        coverage_penalty: β ≥ 0 (needs `decode_step(..., return_attention=True)`).
+        n_best: hypotheses returned per source (≤ beam_size).
+        max_length: most tokens per hypothesis, `[END]` included.
+        min_length: `[END]` is blocked before this many tokens.
+
+    Call arguments:
+        encode, initial_state, decode_step: the model's inference functions.
+        source_ids: int32 `(batch, src_len)`.
+
+    Returns:
+        A `DecodeResult`: ids `(batch, n_best, max_length)`, scores
+        `(batch, n_best)` (the ranking score above, best first) and lengths.
+        When fewer than `n_best` distinct hypotheses exist (a tiny vocabulary),
+        the missing ones score about -1e9.
+
+    Example:
+    >>> search = BeamSearch(beam_size=5, length_penalty=0.6, n_best=3, max_length=50)
+    >>> result = decode(model, source_ids, search)
+    >>> result.ids.shape, result.scores.shape  # (batch, 3, 50), (batch, 3)
+    """
+
+    def __init__(self, beam_size=4, length_penalty=0.0, coverage_penalty=0.0, n_best=1, max_length=50, min_length=0):
+        if not isinstance(beam_size, int) or isinstance(beam_size, bool) or beam_size <= 0:
+            raise ValueError(f"`beam_size` must be a positive integer. Received: beam_size={beam_size!r}")
+        if not isinstance(n_best, int) or not 0 < n_best <= beam_size:
+            raise ValueError(f"`n_best` must be an integer in [1, beam_size]. Received: n_best={n_best!r}")
+        if float(length_penalty) < 0.0:
+            raise ValueError(f"`length_penalty` must be >= 0. Received: length_penalty={length_penalty!r}")
+        if float(coverage_penalty) < 0.0:
+            raise ValueError(f"`coverage_penalty` must be >= 0. Received: coverage_penalty={coverage_penalty!r}")
+        self.max_length = check_max_length(max_length)
+        if not isinstance(min_length, int) or not 0 <= min_length < max_length:
+            raise ValueError(f"`min_length` must be an integer in [0, max_length). Received: min_length={min_length!r}")
+        self.beam_size = beam_size
+        self.length_penalty = float(length_penalty)
+        self.coverage_penalty = float(coverage_penalty)
+        self.n_best = n_best
+        self.min_length = min_length
+
+    def _rank(self, log_probs, lengths, coverage, source_mask):
+        """The ranking score s(Y) of hypotheses `(batch, beam[, vocab])`."""
+        scores = log_probs
+        if self.length_penalty > 0.0:
+            scores = scores / length_penalty(lengths, self.length_penalty)
+        if coverage is not None:
+            scores = scores + coverage_penalty(coverage, source_mask, self.coverage_penalty)
+        return scores
+
+    def __call__(self, encode, initial_state, decode_step, source_ids):
+        source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
+        beam = self.beam_size
+        batch_size = tf.shape(source_ids)[0]
+        rows = batch_size * beam
+        use_coverage = self.coverage_penalty > 0.0
+
+        memory = encode(source_ids)
+        state = initial_state(memory, self.max_length)
+        memory, state = tile_beams(memory, beam), tile_beams(state, beam)  # (batch * beam, ...)
+        source_mask = tf.reshape(tile_beams(tf.not_equal(source_ids, PAD_ID), beam), [batch_size, beam, -1])
+        # Row offsets turn a beam index into a flat row index.
+        row_offsets = (tf.range(batch_size) * beam)[:, tf.newaxis]  # (batch, 1)
+
+        ids = tf.zeros([batch_size, beam, self.max_length], tf.int32)
+        # Only beam 0 is live at first: the others are copies and would give duplicates.
+        log_probs = tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1])
+        lengths = tf.zeros([batch_size, beam], tf.int32)
+        finished = tf.zeros([batch_size, beam], tf.bool)
+        coverage = tf.zeros(tf.shape(source_mask), tf.float32)  # (batch, beam, src_len)
+        tokens = tf.fill([rows], START_ID)
+        positions = tf.range(self.max_length)
+
+        def condition(step, tokens, state, ids, log_probs, lengths, finished, coverage):
+            return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(finished)))
+
+        def body(*loop_vars):
+            step, tokens, state, ids, log_probs, lengths, finished, coverage = loop_vars
+            if use_coverage:
+                logits, state, weights = decode_step(tokens, state, memory, step, return_attention=True)
+                weights = tf.reshape(tf.cast(weights, tf.float32), tf.shape(coverage))
+            else:
+                logits, state = decode_step(tokens, state, memory, step)[:2]
+            vocab = tf.shape(logits)[-1]
+            step_log_probs = tf.reshape(next_token_log_probs(logits, step, self.min_length), [batch_size, beam, vocab])
+            # An ended hypothesis continues only with padding, at no cost.
+            pad_only = tf.where(tf.equal(tf.range(vocab), PAD_ID), 0.0, NEG_INF)  # (vocab,)
+            step_log_probs = tf.where(finished[..., tf.newaxis], pad_only, step_log_probs)
+            candidate_log_probs = log_probs[..., tf.newaxis] + step_log_probs  # (batch, beam, vocab)
+            candidate_lengths = (lengths + tf.cast(tf.logical_not(finished), tf.int32))[..., tf.newaxis]
+            candidate_coverage = None
+            if use_coverage:
+                live = tf.cast(tf.logical_not(finished), tf.float32)[..., tf.newaxis]
+                candidate_coverage = (coverage + live * weights)[:, :, tf.newaxis, :]  # (batch, beam, 1, src_len)
+            ranking = self._rank(
+                candidate_log_probs, candidate_lengths, candidate_coverage, source_mask[:, :, tf.newaxis, :]
+            )
+            # Best `beam` candidates among beam × vocab per source.
+            _, flat_choice = tf.math.top_k(tf.reshape(ranking, [batch_size, beam * vocab]), k=beam)
+            origin = flat_choice // vocab  # (batch, beam): which beam each survivor extends
+            next_tokens = flat_choice % vocab
+            log_probs = tf.gather(tf.reshape(candidate_log_probs, [batch_size, -1]), flat_choice, batch_dims=1)
+            was_finished = tf.gather(finished, origin, batch_dims=1)
+            lengths = tf.gather(lengths, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
+            ids = tf.gather(ids, origin, batch_dims=1)
+            ids = tf.where(tf.equal(positions, step)[tf.newaxis, tf.newaxis, :], next_tokens[..., tf.newaxis], ids)
+            finished = tf.logical_or(was_finished, tf.equal(next_tokens, END_ID))
+            finished = tf.logical_or(finished, log_probs <= NEG_INF / 2)  # dead copies never revive
+            if use_coverage:
+                coverage = tf.gather(coverage + live * weights, origin, batch_dims=1)
+            flat_origin = tf.reshape(origin + row_offsets, [rows])
+            new_state = gather_beams(state, flat_origin)  # the memory is not reordered
+            new = (tf.reshape(next_tokens, [rows]), new_state, ids, log_probs, lengths, finished, coverage)
+            return (step + 1, *keep_static_shapes(new, loop_vars[1:]))
+
+        _, _, _, ids, log_probs, lengths, _, coverage = tf.while_loop(
+            condition, body, (tf.constant(0), tokens, state, ids, log_probs, lengths, finished, coverage)
+        )
+        scores = self._rank(log_probs, lengths, coverage if use_coverage else None, source_mask)
+        scores, order = tf.math.top_k(scores, k=self.n_best)  # best first
+        return DecodeResult(
+            ids=tf.gather(ids, order, batch_dims=1),
+            scores=scores,
+            lengths=tf.gather(lengths, order, batch_dims=1),
+        )
+
+    def __repr__(self):
+        return (f"BeamSearch(beam_size={self.beam_size}, length_penalty={self.length_penalty}, "
+                f"coverage_penalty={self.coverage_penalty}, n_best={self.n_best}, max_length={self.max_length})")

@@ -1,0 +1,83 @@
+"""The one-hypothesis-per-row loop shared by greedy search and sampling."""
+
+import tensorflow as tf
+
+from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
+from s2s_keras.decoding.logits import next_token_log_probs
+from s2s_keras.decoding.result import DecodeResult
+
+
+def check_max_length(max_length):
+    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length <= 0:
+        raise ValueError(f"`max_length` must be a positive integer. Received: max_length={max_length!r}")
+    return max_length
+
+
+class TokenSearch:
+    """Produces one token per row and step until `[END]` or `max_length`.
+
+    Subclasses choose the token (`pick`); the loop is a `tf.while_loop` with
+    static shapes that stops as soon as every row has produced `[END]`, so it
+    runs eagerly, under `tf.function`, with `jit_compile=True` and inside a
+    SavedModel. The strategy never sees a model, only its three functions.
+
+    Args:
+        max_length: most tokens per row, `[END]` included.
+        min_length: `[END]` is blocked before this many tokens.
+
+    Call arguments:
+        encode: `source_ids -> memory`.
+        initial_state: `(memory, max_length) -> state`.
+        decode_step: `(token_ids (batch,), state, memory, step) -> (logits (batch, vocab), state)`.
+        source_ids: int32 `(batch, src_len)`.
+
+    Returns:
+        A `DecodeResult` with `n_best` = 1; scores are the sum of the chosen
+        tokens' log-probabilities (with `[PAD]`/`[START]` blocked).
+    """
+
+    def __init__(self, max_length=50, min_length=0):
+        self.max_length = check_max_length(max_length)
+        if not isinstance(min_length, int) or not 0 <= min_length < max_length:
+            raise ValueError(f"`min_length` must be an integer in [0, max_length). Received: min_length={min_length!r}")
+        self.min_length = min_length
+
+    def pick(self, log_probs, step, seed):
+        """Chooses next tokens `(batch,)` from log-probabilities `(batch, vocab)`."""
+        raise NotImplementedError
+
+    def call_seed(self):
+        """A per-call seed tensor (sampling only); None for deterministic strategies."""
+        return None
+
+    def __call__(self, encode, initial_state, decode_step, source_ids):
+        source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
+        batch_size = tf.shape(source_ids)[0]
+        memory = encode(source_ids)
+        state = initial_state(memory, self.max_length)
+        seed = self.call_seed()
+
+        ids = tf.zeros([batch_size, self.max_length], tf.int32)  # (batch, max_length)
+        scores = tf.zeros([batch_size], tf.float32)
+        lengths = tf.zeros([batch_size], tf.int32)
+        finished = tf.zeros([batch_size], tf.bool)
+        tokens = tf.fill([batch_size], START_ID)
+        positions = tf.range(self.max_length)
+
+        def condition(step, tokens, state, ids, scores, lengths, finished):
+            return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(finished)))
+
+        def body(step, tokens, state, ids, scores, lengths, finished):
+            logits, state = decode_step(tokens, state, memory, step)[:2]  # (batch, vocab)
+            log_probs = next_token_log_probs(logits, step, self.min_length)
+            next_tokens = tf.where(finished, PAD_ID, self.pick(log_probs, step, seed))  # (batch,)
+            scores += tf.where(finished, 0.0, tf.gather(log_probs, next_tokens, batch_dims=1))
+            lengths += tf.cast(tf.logical_not(finished), tf.int32)
+            ids = tf.where(tf.equal(positions, step)[tf.newaxis, :], next_tokens[:, tf.newaxis], ids)
+            finished = tf.logical_or(finished, tf.equal(next_tokens, END_ID))
+            return step + 1, next_tokens, state, ids, scores, lengths, finished
+
+        _, _, _, ids, scores, lengths, _ = tf.while_loop(
+            condition, body, (tf.constant(0), tokens, state, ids, scores, lengths, finished)
+        )
+        return DecodeResult(ids=ids[:, tf.newaxis, :], scores=scores[:, tf.newaxis], lengths=lengths[:, tf.newaxis])
