@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from s2s_keras.data.tokens import PAD_ID
+from s2s_keras.training.scheduled_sampling import mix_predictions
 
 # The layer names every registered model uses, so the inference functions find them.
 SOURCE_EMBEDDING = "source_embedding"
@@ -27,6 +28,21 @@ class Seq2SeqModel(keras.Model):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        object.__setattr__(self, "_scheduled_sampling", None)  # not tracked: no weight, not saved
+
+    def use_scheduled_sampling(self, probability):
+        """Mixes the model's predictions into `target_in` with `probability` while training.
+
+        `probability` is a scalar `tf.Variable` (read at every step), or None
+        to turn it off. Prefer the `ScheduledSampling` callback, which sets it.
+        """
+        object.__setattr__(self, "_scheduled_sampling", probability)
+        self.train_function = None  # retrace the training step with (or without) mixing
+
+    def train_step(self, data):
+        if self._scheduled_sampling is not None:
+            data = mix_predictions(self, data, self._scheduled_sampling)
+        return super().train_step(data)
 
     def _embed_target(self, token_ids, step):
         embedding = self.get_layer(TARGET_EMBEDDING)

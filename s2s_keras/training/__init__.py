@@ -1,7 +1,21 @@
-"""Training pieces: masked losses and metrics."""
+"""Training pieces: masked losses and metrics, learning-rate schedules."""
 
 from s2s_keras.training import losses, metrics
 from s2s_keras.training.losses import MaskedSparseCategoricalCrossentropy, masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy, masked_accuracy
+from s2s_keras.training.scheduled_sampling import (
+    ScheduledSampling,
+    inverse_sigmoid_schedule,
+    linear_schedule,
+    mix_predictions,
+)
 
-__all__ = ["MaskedAccuracy", "MaskedSparseCategoricalCrossentropy", "losses", "masked_accuracy", "masked_loss", "metrics"]
+__all__ = [
+    "MaskedAccuracy",
+    "MaskedSparseCategoricalCrossentropy",
+    "losses",
+    "masked_accuracy",
+    "masked_loss",
+    "metrics",
+    "schedules",
+]
