@@ -1,0 +1,115 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import s2s_keras as s2s
+from s2s_keras import export
+from s2s_keras.decoding import BeamSearch
+from s2s_keras.translator import Translator
+
+SENTENCES = ["3 mars 2021", "le 4 avril 1999", "März", ""]
+
+
+@pytest.fixture(scope="module")
+def translator():
+    source = s2s.data.CharTokenizer.from_texts(["0123456789 marsleavilMäz."])
+    target = s2s.data.CharTokenizer.from_texts(["0123456789-"])
+    model = s2s.build_model("gru_attention", source_vocab_size=source.vocab_size,
+                            target_vocab_size=target.vocab_size, units=16, embedding_dim=8)
+    return Translator(model, source, target, search=BeamSearch(beam_size=3, n_best=2, max_length=12))
+
+
+def test_strings_in_strings_out_with_scores_and_n_best(translator):
+    texts, scores = translator(SENTENCES, return_scores=True)
+    assert len(texts) == len(scores) == 4 and all(isinstance(t, str) for t in texts)
+    assert texts[3] == "" and scores[3] == 0.0  # empty input: documented empty output
+    assert set("".join(texts)) <= set("0123456789-")
+    n_best, n_scores = translator(SENTENCES, return_scores=True, n_best=True)
+    assert [row[0] for row in n_best] == texts and all(len(row) == 2 for row in n_best)
+    assert all(a >= b for a, b in n_scores[:3])
+    assert translator("3 mars 2021") == texts[0]
+
+
+def test_long_and_invalid_input_are_handled(translator):
+    long_text = "3 mars 2021 " * 100
+    assert isinstance(translator([long_text])[0], str)  # truncated to max_source_length
+    short = Translator(translator.model, translator.source_tokenizer, translator.target_tokenizer,
+                       search=translator.search, max_source_length=11)
+    assert short([long_text]) == short(["3 mars 2021"])
+    assert isinstance(translator([b"3 m\xffrs"])[0], str)
+
+
+def test_mismatched_vocabularies_are_rejected(translator):
+    other = s2s.data.CharTokenizer.from_texts(["abc"])
+    with pytest.raises(ValueError, match="do not match the model's vocabularies"):
+        Translator(translator.model, other, translator.target_tokenizer)
+
+
+def test_export_is_versioned_atomic_and_loads_back(translator, tmp_path):
+    base = tmp_path / "dates"
+    first = export.save(translator, str(base))
+    second = export.save(translator, str(base))
+    assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
+    assert sorted(os.listdir(base)) == ["1", "2"]  # no staging folder left behind
+    with pytest.raises(ValueError, match="already exists"):
+        export.save(translator, str(base), version=1)
+    served = export.load(str(base))
+    assert served.version == 2
+    texts, scores = served.predict(SENTENCES)
+    expected_texts, expected_scores = translator(SENTENCES, return_scores=True)
+    assert texts == expected_texts
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
+
+
+def test_failed_export_leaves_existing_versions_untouched(translator, tmp_path, monkeypatch):
+    base = tmp_path / "m"
+    export.save(translator, str(base))
+    before = sorted(os.listdir(base / "1"))
+
+    def broken_save(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export.tf.saved_model, "save", broken_save)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export.save(translator, str(base))
+    assert sorted(os.listdir(base)) == ["1"] and sorted(os.listdir(base / "1")) == before
+
+
+def test_bad_folders_give_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="No such export folder"):
+        export.load(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="is not a SavedModel"):
+        export.load(str(tmp_path / "empty"))
+    corrupt = tmp_path / "corrupt" / "1"
+    corrupt.mkdir(parents=True)
+    (corrupt / "saved_model.pb").write_bytes(b"not a protobuf")
+    with pytest.raises(ValueError, match="corrupt"):
+        export.load(str(tmp_path / "corrupt"))
+
+
+def test_a_fresh_process_with_only_tensorflow_gives_the_same_output(translator, tmp_path):
+    path = export.save(translator, str(tmp_path / "m"))
+    script = (
+        "import json, sys, tensorflow as tf, tensorflow_text\n"
+        f"m = tf.saved_model.load({path!r})\n"
+        f"out = m.signatures['serving_default'](inputs=tf.constant({SENTENCES!r}))\n"
+        "assert not any(name.startswith('s2s_keras') for name in sys.modules)\n"
+        "print(json.dumps({'t': [t.decode() for t in out['translations'].numpy()], 's': out['scores'].numpy().tolist()}))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    expected_texts, expected_scores = translator(SENTENCES, return_scores=True)
+    assert served["t"] == expected_texts
+    np.testing.assert_allclose(served["s"], expected_scores, atol=1e-5)
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    shown = subprocess.run([cli, "show", "--dir", path, "--all"], capture_output=True, text=True, env=env, timeout=300)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "signature_def['serving_default']" in shown.stdout
+    assert "inputs['inputs']" in shown.stdout and "outputs['translations']" in shown.stdout
