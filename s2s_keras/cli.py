@@ -1,27 +1,55 @@
-"""The `s2s-keras` command line.
+"""The `s2s-keras` command line: demo, models, train, evaluate, translate, average, export, serve.
 
-Subcommands: `demo` (train gru_attention on the date task) and `models`
-(list the registered models and their defaults). Errors print one line and
-exit with status 2, never a traceback.
+Every subcommand has `--help` with examples. Errors print one line
+(`s2s-keras: error: ...`) and exit with status 2, never a traceback.
 """
 
 import argparse
 import os
 import sys
 
-DEMO_EXAMPLES = """examples:
-  s2s-keras demo                              # about 2 minutes on 2 CPU cores
-  s2s-keras demo --output /tmp/dates --epochs 1 --train-size 5000
-"""
-
-MODELS_EXAMPLES = """examples:
-  s2s-keras models
-  s2s-keras models gru_attention
-"""
-
-
 # The demo's promise at its default size; `s2s-keras demo` exits 1 below it.
 DEMO_TARGET_ACCURACY = 0.95
+
+EXAMPLES = {
+    "demo": """examples:
+  s2s-keras demo                              # about 2 minutes on 2 CPU cores
+  s2s-keras demo --output /tmp/dates --epochs 1 --train-size 5000
+  s2s-keras demo --export saved_models/dates  # also export a SavedModel with beam search
+""",
+    "models": """examples:
+  s2s-keras models
+  s2s-keras models gru_attention
+""",
+    "train": """examples:
+  s2s-keras train gru_attention --data task:dates --tokenizer char --output runs/dates --epochs 3
+  s2s-keras train transformer_small --data ../shared/data/tatoeba-spa-eng/train.tsv --columns 1,0 \\
+      --valid ../shared/data/tatoeba-spa-eng/valid.tsv --output runs/spa-eng --time-budget 30
+  s2s-keras train lstm_luong --data corpus.de.gz,corpus.en.gz --output runs/de-en --set units=256
+  s2s-keras train gru_attention --data tfds:ted_hrlr_translate/pt_to_en --tfds-keys pt,en --output runs/pt-en
+Run the same command again to resume an interrupted run.
+""",
+    "evaluate": """examples:
+  s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5
+  s2s-keras evaluate saved_models/dates --data task:dates
+""",
+    "translate": """examples:
+  s2s-keras translate saved_models/dates "3. März 2021" "le 4 avril 1999"
+  s2s-keras translate runs/spa-eng --beam-size 5 --file sentences.txt > translations.txt
+  echo "¿Dónde está la biblioteca?" | s2s-keras translate runs/spa-eng
+""",
+    "export": """examples:
+  s2s-keras export runs/spa-eng saved_models/spa-eng --beam-size 5 --length-penalty 0.6
+""",
+    "average": """examples:
+  s2s-keras average runs/spa-eng --last 5     # writes runs/spa-eng/model_avg5.keras
+  s2s-keras export runs/spa-eng saved_models/spa-eng --model model_avg5.keras
+""",
+    "serve": """examples:
+  s2s-keras serve saved_models/dates --port 8501
+  curl -d '{"instances": ["3 mars 2021"]}' http://127.0.0.1:8501/v1/models/dates:predict
+""",
+}
 
 
 def _positive_int(text):
@@ -31,52 +59,265 @@ def _positive_int(text):
     return value
 
 
+def _pair(text):
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected two comma-separated values, got {text!r}")
+    return tuple(parts)
+
+
+def _columns(text):
+    try:
+        return tuple(int(p) for p in _pair(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two column numbers like 1,0, got {text!r}") from None
+
+
+def _override(text):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    import ast
+
+    try:
+        value = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        pass  # a bare string such as general
+    return key, value
+
+
+def _add_search_flags(parser):
+    parser.add_argument("--beam-size", type=_positive_int, default=None, help="beam search width (default: greedy)")
+    parser.add_argument("--length-penalty", type=float, default=0.0, help="GNMT length penalty alpha (beam only)")
+    parser.add_argument("--max-length", type=_positive_int, default=100, help="most output tokens")
+
+
 def make_parser():
     parser = argparse.ArgumentParser(prog="s2s-keras", description="Sequence-to-sequence models for Keras 3.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="train gru_attention to normalise dates and show what it learned",
-                          epilog=DEMO_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    def add(name, help_text):
+        return sub.add_parser(name, help=help_text, epilog=EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    demo = add("demo", "train gru_attention to normalise dates and show what it learned")
     demo.add_argument("--output", default="outputs/demo", help="folder for the model and the attention plot")
     demo.add_argument("--epochs", type=_positive_int, default=3, help="training epochs (default 3)")
     demo.add_argument("--train-size", type=_positive_int, default=30000, help="generated training pairs (default 30000)")
     demo.add_argument("--test-size", type=_positive_int, default=1000, help="held-out pairs (default 1000)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--export", default=None, help="also export a SavedModel (beam 4) to this model folder")
 
-    models = sub.add_parser("models", help="list the registered models and their defaults",
-                            epilog=MODELS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    models = add("models", "list the registered models and their defaults")
     models.add_argument("name", nargs="?", help="show one model's overrides and defaults")
+
+    train = add("train", "train a model on a TSV file, parallel files, a TFDS dataset or an embedded task")
+    train.add_argument("model", help="a registered model name (see `s2s-keras models`)")
+    train.add_argument("--data", required=True, help="TSV file, SOURCE,TARGET files, tfds:NAME or task:NAME")
+    train.add_argument("--valid", help="validation data, in the same forms")
+    train.add_argument("--output", required=True, help="the run folder (resumed when it exists)")
+    train.add_argument("--columns", type=_columns, default=(0, 1), help="TSV source,target columns (default 0,1)")
+    train.add_argument("--tfds-keys", type=_pair, default=None, help="TFDS source,target feature names")
+    train.add_argument("--tokenizer", choices=["wordpiece", "sentencepiece", "char"], default="wordpiece")
+    train.add_argument("--vocab-size", type=_positive_int, default=8000)
+    train.add_argument("--lower", action="store_true", help="lower-case the text")
+    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument("--time-budget", type=float, default=None, help="stop after this many minutes of training")
+    train.add_argument("--batch-size", type=_positive_int, default=None, help="pairs per batch (default: token budget)")
+    train.add_argument("--tokens-per-batch", type=_positive_int, default=4096)
+    train.add_argument("--max-length", type=_positive_int, default=100, help="most tokens per side")
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--label-smoothing", type=float, default=0.1)
+    train.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
+                       help="a model override, e.g. --set units=256 (repeatable)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--task-size", type=_positive_int, default=20000, help="pairs generated for task: data")
+    train.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
+
+    evaluate = add("evaluate", "score a model with sacreBLEU (BLEU, chrF, TER) on a test set")
+    evaluate.add_argument("path", help="a training run folder or an exported model folder")
+    evaluate.add_argument("--data", required=True, help="test data: TSV file, SOURCE,TARGET files or task:NAME")
+    evaluate.add_argument("--columns", type=_columns, default=(0, 1))
+    evaluate.add_argument("--limit", type=_positive_int, default=None, help="score only the first N pairs")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=64)
+    _add_search_flags(evaluate)
+
+    translate = add("translate", "translate sentences given as arguments, in a file, or on stdin")
+    translate.add_argument("path", help="a training run folder or an exported model folder")
+    translate.add_argument("sentences", nargs="*", help="sentences to translate (else --file or stdin)")
+    translate.add_argument("--file", help="a file with one sentence per line")
+    translate.add_argument("--batch-size", type=_positive_int, default=64)
+    _add_search_flags(translate)
+
+    average = add("average", "average the last N epoch checkpoints of a run into a new model")
+    average.add_argument("run", help="the training run folder")
+    average.add_argument("--last", type=_positive_int, default=5, help="checkpoints to average (default 5)")
+    average.add_argument("--output", default=None, help="the .keras file to write (default RUN/model_avgN.keras)")
+
+    export = add("export", "export a training run as a string-to-string SavedModel (TF Serving layout)")
+    export.add_argument("run", help="the training run folder")
+    export.add_argument("--model", default=None, help="a .keras file inside the run to export (default model.keras)")
+    export.add_argument("target", help="the model folder, e.g. saved_models/NAME (a new version is added)")
+    export.add_argument("--jit-compile", action="store_true", help="compile the search with XLA")
+    _add_search_flags(export)
+
+    serve = add("serve", "serve an exported model over TF Serving's REST API")
+    serve.add_argument("path", help="the exported model folder, e.g. saved_models/NAME")
+    serve.add_argument("--port", type=_positive_int, default=8501)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--name", default=None, help="model name in URLs (default: the folder's name)")
+    serve.add_argument("--max-batch", type=_positive_int, default=64)
+    serve.add_argument("--max-body-bytes", type=_positive_int, default=1 << 20)
     return parser
 
 
-def run(args):
-    if args.command == "demo":
-        from s2s_keras.demo import run_date_demo
+def _search(args):
+    from s2s_keras.decoding import BeamSearch, GreedySearch
 
-        result = run_date_demo(args.output, num_train=args.train_size, num_test=args.test_size,
-                               epochs=args.epochs, seed=args.seed)
-        return 0 if result["accuracy"] >= DEMO_TARGET_ACCURACY else 1
-    if args.command == "models":
-        from s2s_keras.models import list_models, model_defaults
+    if args.beam_size:
+        return BeamSearch(beam_size=args.beam_size, length_penalty=args.length_penalty, max_length=args.max_length)
+    return GreedySearch(max_length=args.max_length)
 
-        names = [args.name] if args.name else list_models()
-        for name in names:
-            defaults = model_defaults(name)
-            print(name)
-            if args.name:
-                for key, value in defaults.items():
-                    print(f"  {key} = {value!r}")
-        return 0
-    raise ValueError(f"unknown command {args.command!r}")
+
+def _open_translator(args):
+    """A Translator from a run folder, or the loaded export from an export folder."""
+    from s2s_keras.training.run import MODEL_FILE, load_run
+
+    if os.path.exists(os.path.join(args.path, MODEL_FILE)):
+        from s2s_keras.translator import Translator
+
+        model, source_tokenizer, target_tokenizer = load_run(args.path)
+        return Translator(model, source_tokenizer, target_tokenizer, search=_search(args))
+    from s2s_keras import export
+
+    if args.beam_size:
+        print("s2s-keras: note: an export carries its own search; --beam-size is ignored", file=sys.stderr)
+    return export.load(args.path)
+
+
+def _read_sentences(args):
+    if args.sentences:
+        return list(args.sentences)
+    if args.file:
+        if not os.path.isfile(args.file):
+            raise ValueError(f"No such file: {args.file!r}")
+        with open(args.file, encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\n") for line in f]
+    return [line.rstrip("\n") for line in sys.stdin]
+
+
+def _run_demo(args):
+    from s2s_keras.demo import run_date_demo
+
+    extra = {"export_to": args.export} if args.export else {}
+    result = run_date_demo(args.output, num_train=args.train_size, num_test=args.test_size,
+                           epochs=args.epochs, seed=args.seed, **extra)
+    return 0 if result["accuracy"] >= DEMO_TARGET_ACCURACY else 1
+
+
+def _run_models(args):
+    from s2s_keras.models import list_models, model_defaults
+
+    for name in [args.name] if args.name else list_models():
+        defaults = model_defaults(name)
+        print(name)
+        if args.name:
+            for key, value in defaults.items():
+                print(f"  {key} = {value!r}")
+    return 0
+
+
+def _run_train(args):
+    from s2s_keras.training.run import TrainSettings, train
+
+    settings = TrainSettings(
+        model=args.model, data=args.data, output=args.output, valid=args.valid, columns=args.columns,
+        tfds_keys=args.tfds_keys, tokenizer=args.tokenizer, vocab_size=args.vocab_size, lower=args.lower,
+        epochs=args.epochs, time_budget=args.time_budget, batch_size=args.batch_size,
+        tokens_per_batch=args.tokens_per_batch, max_length=args.max_length, learning_rate=args.learning_rate,
+        label_smoothing=args.label_smoothing, overrides=dict(args.set), seed=args.seed,
+        task_size=args.task_size, jit_compile=args.jit_compile,
+    )
+    _, _, _, logs = train(settings)
+    final = {k: round(v[-1], 4) for k, v in logs.items() if v}
+    print(f"Saved {os.path.join(args.output, 'model.keras')}; last epoch: {final}")
+    return 0
+
+
+def _run_evaluate(args):
+    from s2s_keras.evaluation import evaluate
+    from s2s_keras.training.run import open_source
+
+    translator = _open_translator(args)
+    pairs = []
+    for source, target in open_source(args.data, args.columns, split="test", task_size=args.limit or 1000,
+                                      seed=12345).as_numpy_iterator():
+        pairs.append((source.decode("utf-8"), target.decode("utf-8")))
+        if args.limit and len(pairs) >= args.limit:
+            break
+    if not pairs:
+        raise ValueError(f"No pairs in {args.data!r}.")
+    result = evaluate(translator, [s for s, _ in pairs], [t for _, t in pairs], args.batch_size, progress=True)
+    print(result.summary())
+    return 0
+
+
+def _run_translate(args):
+    translator = _open_translator(args)
+    sentences = _read_sentences(args)
+    done = 0
+    for start in range(0, len(sentences), args.batch_size):
+        for line in translator(sentences[start : start + args.batch_size]):
+            print(line, flush=False)
+        done = min(start + args.batch_size, len(sentences))
+        if len(sentences) > args.batch_size:
+            print(f"\rtranslated {done}/{len(sentences)}", end="", file=sys.stderr, flush=True)
+    if len(sentences) > args.batch_size:
+        print(file=sys.stderr)
+    sys.stdout.flush()
+    return 0
+
+
+def _run_export(args):
+    from s2s_keras import export
+    from s2s_keras.training.run import load_run
+    from s2s_keras.translator import Translator
+
+    model, source_tokenizer, target_tokenizer = load_run(args.run, model_file=args.model)
+    translator = Translator(model, source_tokenizer, target_tokenizer, search=_search(args),
+                            jit_compile=args.jit_compile)
+    print(export.save(translator, args.target))
+    return 0
+
+
+def _run_average(args):
+    from s2s_keras.training.run import average_run
+
+    path, used = average_run(args.run, last=args.last, target=args.output)
+    print(f"Averaged {len(used)} checkpoints ({', '.join(os.path.basename(p) for p in used)}) into {path}")
+    return 0
+
+
+def _run_serve(args):
+    from s2s_keras.serving import serve
+
+    serve(args.path, host=args.host, port=args.port, name=args.name, max_batch=args.max_batch,
+          max_body_bytes=args.max_body_bytes)
+    return 0
+
+
+COMMANDS = {"demo": _run_demo, "models": _run_models, "train": _run_train, "evaluate": _run_evaluate,
+            "translate": _run_translate, "export": _run_export, "average": _run_average, "serve": _run_serve}
 
 
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = make_parser().parse_args(argv)
     try:
-        return run(args)
+        return COMMANDS[args.command](args)
     except (ValueError, OSError) as error:
-        print(f"s2s-keras: error: {error}", file=sys.stderr)
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"s2s-keras: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("s2s-keras: interrupted", file=sys.stderr)

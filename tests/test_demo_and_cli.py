@@ -9,8 +9,9 @@ from s2s_keras.demo import run_date_demo
 def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path):
     result = run_date_demo(str(tmp_path), num_train=256, num_test=32, epochs=1, embedding_dim=8, units=16, verbose=0)
     assert 0.0 <= result["accuracy"] <= 1.0 and len(result["examples"]) == 10
-    for key in ("plot", "model", "vocabularies"):
+    for key in ("plot", "model"):
         assert os.path.getsize(result[key]) > 0
+    assert sorted(os.listdir(result["tokenizers"])) == ["source", "target"]
     with open(result["plot"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 

@@ -1,11 +1,30 @@
-"""Data: reserved tokens, tokenizers, embedded tasks and padding."""
+"""Data: tokenizers, pipelines, sources, embedded tasks and padding.
+
+Strings in, ids out, in-graph (DESIGN.md, data contract)::
+
+    pairs = load_tsv("train.tsv")
+    src_tok, tgt_tok = build_tokenizers(pairs, kind="wordpiece", vocab_size=8000)
+    train_ds = make_dataset(pairs, src_tok, tgt_tok, tokens_per_batch=4096)
+"""
 
 from s2s_keras.data.batching import pad_pairs, pad_sequences
 from s2s_keras.data.char_tokenizer import CharTokenizer
+from s2s_keras.data.normalization import normalize_text
+from s2s_keras.data.pipeline import make_dataset
+from s2s_keras.data.sentencepiece_tokenizer import SentencePieceTokenizer
+from s2s_keras.data.sources import (
+    load_parallel_text, load_tfds, load_translate_folder, load_tsv, pairs_dataset, task_source,
+)
+from s2s_keras.data.stats import PipelineStats
 from s2s_keras.data.tasks import date_pairs, toy_pairs
+from s2s_keras.data.tokenizer import Tokenizer, load_tokenizer, tokenizer_kinds
+from s2s_keras.data.tokenizers import build_tokenizers
 from s2s_keras.data.tokens import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
+from s2s_keras.data.wordpiece_tokenizer import WordPieceTokenizer
 
 __all__ = [
-    "CharTokenizer", "END_ID", "PAD_ID", "RESERVED_TOKENS", "START_ID", "UNK_ID",
-    "date_pairs", "pad_pairs", "pad_sequences", "toy_pairs",
+    "CharTokenizer", "END_ID", "PAD_ID", "PipelineStats", "RESERVED_TOKENS", "START_ID", "SentencePieceTokenizer",
+    "Tokenizer", "UNK_ID", "WordPieceTokenizer", "build_tokenizers", "date_pairs", "load_parallel_text",
+    "load_tfds", "load_tokenizer", "load_translate_folder", "load_tsv", "make_dataset", "normalize_text",
+    "pad_pairs", "pad_sequences", "pairs_dataset", "task_source", "tokenizer_kinds", "toy_pairs",
 ]

@@ -1,7 +1,34 @@
-"""Custom Keras layers: attention, recurrent encoders and decoders."""
+"""Custom Keras layers: attention, recurrent and Transformer encoders and decoders."""
 
 from s2s_keras.layers.attention import BahdanauAttention, BaseAttention, LuongAttention
+from s2s_keras.layers.feed_forward import FeedForward
+from s2s_keras.layers.multi_head_attention import CachedMultiHeadAttention
+from s2s_keras.layers.positional_embedding import PositionalEmbedding, sinusoids
 from s2s_keras.layers.rnn_decoder import RNNDecoder
 from s2s_keras.layers.rnn_encoder import RNNEncoder
+from s2s_keras.layers.tied_output_projection import TiedOutputProjection
+from s2s_keras.layers.transformer_block import TransformerBlock
+from s2s_keras.layers.transformer_decoder import TransformerDecoder
+from s2s_keras.layers.transformer_decoder_block import TransformerDecoderBlock
+from s2s_keras.layers.transformer_encoder import TransformerEncoder
+from s2s_keras.layers.transformer_encoder_block import TransformerEncoderBlock
+from s2s_keras.layers.transformer_stack import TransformerStack
 
-__all__ = ["BahdanauAttention", "BaseAttention", "LuongAttention", "RNNDecoder", "RNNEncoder"]
+__all__ = [
+    "BahdanauAttention",
+    "BaseAttention",
+    "CachedMultiHeadAttention",
+    "FeedForward",
+    "LuongAttention",
+    "PositionalEmbedding",
+    "RNNDecoder",
+    "RNNEncoder",
+    "TiedOutputProjection",
+    "TransformerBlock",
+    "TransformerDecoder",
+    "TransformerDecoderBlock",
+    "TransformerEncoder",
+    "TransformerEncoderBlock",
+    "TransformerStack",
+    "sinusoids",
+]

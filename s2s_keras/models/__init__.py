@@ -1,6 +1,7 @@
 """Model builders: one registry, functional Keras models with an inference contract."""
 
 from s2s_keras.models import rnn  # noqa: F401  (registers the recurrent models)
+from s2s_keras.models import transformer  # noqa: F401  (registers the Transformers)
 from s2s_keras.models.registry import REGISTRY, build_model, list_models, model_defaults
 from s2s_keras.models.seq2seq import Seq2SeqModel, assemble_seq2seq
 

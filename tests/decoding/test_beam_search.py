@@ -146,3 +146,19 @@ def test_bad_arguments_are_rejected():
         BeamSearch(length_penalty=-1)
     with pytest.raises(ValueError, match="min_length"):
         BeamSearch(max_length=5, min_length=5)
+
+
+def test_transformer_beam_search_in_graph_and_xla_equals_eager_and_beam_one_is_greedy():
+    model = s2s.build_model("transformer_tiny", source_vocab_size=14, target_vocab_size=14, max_length=16)
+    source = np.array([[5, 6, 7, 3, 0, 0, 0], [4, 13, 12, 11, 10, 9, 3]], "int32")
+    beam_one = decode(model, source, BeamSearch(beam_size=1, max_length=8))
+    greedy = decode(model, source, GreedySearch(max_length=8))
+    np.testing.assert_array_equal(beam_one.ids, greedy.ids)
+    search = BeamSearch(beam_size=3, length_penalty=0.6, n_best=2, max_length=8)
+    eager = decode(model, source, search)
+    xla = tf.function(lambda s: decode(model, s, search), jit_compile=True)(source)
+    np.testing.assert_array_equal(xla.ids, eager.ids)
+    np.testing.assert_allclose(xla.scores, eager.scores, atol=1e-4)
+    for row, length in enumerate([4, 7]):
+        alone = decode(model, source[row : row + 1, :length], search)
+        np.testing.assert_array_equal(alone.ids[0], eager.ids[row])

@@ -7,15 +7,30 @@ import pytest
 import s2s_keras as s2s
 
 SRC_VOCAB, TGT_VOCAB = 13, 11
-SMALL = dict(embedding_dim=8, units=12, num_layers=2, dropout=0.0)
+# Small sizes per model family, without dropout so that every call is deterministic.
+RNN_SMALL = dict(embedding_dim=8, units=12, num_layers=2, dropout=0.0)
+TRANSFORMER_SMALL = dict(
+    d_model=16, num_heads=2, intermediate_dim=24, num_encoder_layers=2, num_decoder_layers=2, dropout=0.0
+)
 rng = np.random.default_rng(0)
 SOURCE = np.array([[5, 6, 7, 8, 9, 3, 0, 0], [4, 12, 11, 10, 9, 8, 7, 3]], "int32")
 TARGET_IN = np.array([[2, 5, 6, 7, 0], [2, 8, 9, 10, 4]], "int32")
 SOURCE_LENGTHS, TARGET_LENGTHS = [6, 8], [4, 5]
 
 
+def small_overrides(name):
+    """The small test sizes of the family `name` belongs to (the one whose overrides it accepts)."""
+    accepted = set(s2s.models.model_defaults(name))
+    for sizes in (RNN_SMALL, TRANSFORMER_SMALL):
+        if set(sizes) <= accepted:
+            return sizes
+    raise AssertionError(f"No small test sizes for {name!r}: add its family's to tests/models/test_models.py")
+
+
 def build(name, **overrides):
-    return s2s.build_model(name, source_vocab_size=SRC_VOCAB, target_vocab_size=TGT_VOCAB, **{**SMALL, **overrides})
+    return s2s.build_model(
+        name, source_vocab_size=SRC_VOCAB, target_vocab_size=TGT_VOCAB, **{**small_overrides(name), **overrides}
+    )
 
 
 def inputs(source=SOURCE, target_in=TARGET_IN):
@@ -82,7 +97,7 @@ def test_keras_save_and_load_give_identical_outputs(name, tmp_path):
     np.testing.assert_allclose(np.asarray(step_logits), expected[:, 0], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["gru_attention", "lstm_luong", "rnn"])
+@pytest.mark.parametrize("name", ["gru_attention", "lstm_luong", "rnn", "transformer_tiny"])
 def test_fit_with_jit_compile_matches_the_loss_without(name):
     pairs = s2s.data.toy_pairs("reverse", 16, 3, 6, TGT_VOCAB, seed=0)
     x, y = s2s.data.pad_pairs(pairs)

@@ -1,0 +1,123 @@
+"""Translation quality on real data: Tatoeba Spanish -> English, under a wall-clock budget.
+
+Trains a registered model on `../shared/data/tatoeba-spa-eng/train.tsv`
+(Spanish -> English, the TF tutorial's direction) for `--budget` minutes,
+validating on `valid.tsv`, then scores `test.tsv` with sacreBLEU and chrF,
+greedy and beam 5. Test sources with several English translations are scored
+against all of them (multi-reference BLEU). Also reports training tokens/s.
+
+    .venv/bin/python bench/quality.py gru_attention --budget 30
+    .venv/bin/python bench/quality.py transformer_small --budget 30 --learning-rate 5e-4
+
+Prints one Markdown table row at the end, for the README.
+"""
+
+import argparse
+import collections
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from s2s_keras.decoding import BeamSearch, GreedySearch  # noqa: E402
+from s2s_keras.evaluation import evaluate  # noqa: E402
+from s2s_keras.training.run import TrainSettings, train  # noqa: E402
+from s2s_keras.translator import Translator  # noqa: E402
+
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tatoeba-spa-eng")
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Adds up the seconds spent in training steps (not validation or callbacks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seconds += time.perf_counter() - self.started
+
+
+def test_set(limit=None):
+    """Spanish sources with all their English references, in file order."""
+    references = collections.OrderedDict()
+    with open(os.path.join(CORPUS, "test.tsv"), encoding="utf-8") as f:
+        for line in f:
+            english, spanish = line.rstrip("\n").split("\t")[:2]
+            references.setdefault(spanish, []).append(english)
+    items = list(references.items())[:limit]
+    return [s for s, _ in items], [r for _, r in items]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model")
+    parser.add_argument("--budget", type=float, default=30.0, help="training minutes")
+    parser.add_argument("--output", default=None, help="run folder (default runs/quality-MODEL)")
+    parser.add_argument("--tokenizer", default="sentencepiece", choices=["wordpiece", "sentencepiece", "char"])
+    parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--tokens-per-batch", type=int, default=4096)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model overrides")
+    parser.add_argument("--test-limit", type=int, default=None, help="score only the first N test sources")
+    parser.add_argument("--jit-compile", action="store_true")
+    args = parser.parse_args()
+
+    overrides = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        overrides[key] = json.loads(value) if value[:1].isdigit() or value in ("true", "false") else value
+    settings = TrainSettings(
+        model=args.model, data=os.path.join(CORPUS, "train.tsv"), valid=os.path.join(CORPUS, "valid.tsv"),
+        output=args.output or f"runs/quality-{args.model}", columns=(1, 0), tokenizer=args.tokenizer,
+        vocab_size=args.vocab_size, epochs=1000, time_budget=args.budget, tokens_per_batch=args.tokens_per_batch,
+        max_length=64, learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
+        overrides=overrides, jit_compile=args.jit_compile,
+    )
+    timer = StepTimer()
+    started = time.time()
+    model, source_tokenizer, target_tokenizer, logs = train(settings, callbacks=[timer])
+    wall = time.time() - started
+    train_tokens = _tokens_per_epoch(settings, source_tokenizer, target_tokenizer)
+    epochs = len(logs.get("loss", []))
+    tokens_per_s = train_tokens * epochs / timer.seconds if timer.seconds else float("nan")
+
+    sources, references = test_set(args.test_limit)
+    rows = {}
+    for label, search in [("greedy", GreedySearch(max_length=80)),
+                          ("beam 5", BeamSearch(beam_size=5, length_penalty=0.6, max_length=80))]:
+        translator = Translator(model, source_tokenizer, target_tokenizer, search=search)
+        result = evaluate(translator, sources, references, batch_size=64, progress=True)
+        rows[label] = result
+        print(f"{label}: {result.summary()}")
+        for source, hypothesis, refs in list(zip(sources, result.hypotheses, references))[:3]:
+            print(f"  {source} -> {hypothesis}   (ref: {refs[0]})")
+    print(f"\ntrained {epochs} epochs in {wall / 60:.1f} min wall; about {tokens_per_s:,.0f} training tokens/s")
+    print("| model | budget | epochs | BLEU greedy | BLEU beam 5 | chrF beam 5 | train tokens/s |")
+    print(f"| {args.model} | {args.budget:g} min | {epochs} | {rows['greedy'].bleu:.1f} | {rows['beam 5'].bleu:.1f} | "
+          f"{rows['beam 5'].chrf:.1f} | {tokens_per_s:,.0f} |")
+
+
+def _tokens_per_epoch(settings, source_tokenizer, target_tokenizer):
+    """Non-padding source + target_out tokens in one pass over the training batches."""
+    from s2s_keras.data import make_dataset
+    from s2s_keras.training.run import open_source
+
+    dataset = make_dataset(open_source(settings.data, settings.columns), source_tokenizer, target_tokenizer,
+                           tokens_per_batch=settings.tokens_per_batch, max_length=settings.max_length,
+                           shuffle=False, log=False)
+    total = 0
+    for inputs, target_out in dataset:
+        total += int((inputs["source"] != 0).numpy().sum() + (target_out != 0).numpy().sum())
+    return total
+
+
+if __name__ == "__main__":
+    main()

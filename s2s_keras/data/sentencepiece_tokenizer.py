@@ -1,0 +1,169 @@
+"""A SentencePiece tokenizer: trained with `sentencepiece`, applied with tensorflow-text.
+
+The model is trained on normalised text (`normalization.py`) with the
+identity normalisation rule, so SentencePiece changes nothing more and
+`detokenize(tokenize(x)) == normalize(x)`. White space is a symbol of its own
+("▁"), so spacing is restored exactly. With `byte_fallback` (the default) an
+unseen character is spelled with byte tokens `<0x..>` instead of `[UNK]`, so
+every text round-trips. Reserved ids are fixed by the trainer's `pad_id`,
+`unk_id`, `bos_id`, `eos_id` flags.
+
+The serialized model is a file held by a `tf.saved_model.Asset`, so a
+SavedModel holding this tokenizer carries it in `assets/` like the other
+tokenizers' vocabularies. The graph itself cannot read it from there:
+tensorflow-text's `SentencepieceOp` takes the model as an op attribute, so
+the model is also embedded in the graph (about the file's size again).
+"""
+
+import functools
+import io
+import os
+
+import sentencepiece
+import tensorflow as tf
+import tensorflow_text as text
+
+from s2s_keras.data.normalization import normalize_text
+from s2s_keras.data.tokenizer import Tokenizer, iterate_normalized, new_asset_directory
+from s2s_keras.data.tokens import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
+
+MODEL_FILENAME = "sentencepiece.model"
+MODEL_TYPES = ("unigram", "bpe")
+BYTE_TOKENS = 256
+
+
+def train_sentencepiece_model(texts, vocab_size, *, model_type="unigram", byte_fallback=True,
+                              character_coverage=0.9995, max_sentences=None, seed=0):
+    """Trains a SentencePiece model with the reserved tokens at ids 0-3.
+
+    Args:
+        texts: an iterable of normalised Python strings.
+        vocab_size: the vocabulary size wanted, reserved ids included (a soft
+            limit: a small corpus may give fewer).
+        model_type: "unigram" (default) or "bpe".
+        byte_fallback: spell unseen characters with 256 byte tokens.
+        character_coverage: share of characters covered by character tokens.
+        max_sentences: train on a random sample of this many sentences (default: all).
+        seed: the trainer's random seed.
+
+    Returns:
+        The serialized model (`bytes`).
+    """
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"`model_type` must be one of {MODEL_TYPES}. Received: model_type={model_type!r}")
+    smallest = len(RESERVED_TOKENS) + (BYTE_TOKENS if byte_fallback else 0) + 1
+    if vocab_size < smallest:
+        raise ValueError(
+            f"`vocab_size` must be at least {smallest} (reserved and byte tokens). Received: vocab_size={vocab_size}"
+        )
+    sentencepiece.set_random_generator_seed(seed)
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=(t for t in texts if t),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        byte_fallback=byte_fallback,
+        character_coverage=character_coverage,
+        hard_vocab_limit=False,
+        input_sentence_size=max_sentences or 0,
+        shuffle_input_sentence=True,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=START_ID, eos_id=END_ID,
+        pad_piece=RESERVED_TOKENS[PAD_ID], unk_piece=RESERVED_TOKENS[UNK_ID],
+        bos_piece=RESERVED_TOKENS[START_ID], eos_piece=RESERVED_TOKENS[END_ID],
+        num_threads=os.cpu_count() or 1,
+        minloglevel=2,
+    )
+    return model.getvalue()
+
+
+class SentencePieceTokenizer(Tokenizer):
+    """Splits text into SentencePiece tokens, in-graph, reversibly.
+
+    Args:
+        model: a serialized SentencePiece model (`bytes`) whose ids 0-3 are
+            `[PAD]`, `[UNK]`, `[START]`, `[END]` (see `train_sentencepiece_model`).
+        lower: lower-case text before tokenizing.
+        normalization_form: "NFKC" (default), "NFC" or None.
+        name: the module name.
+
+    Example:
+    >>> tok = SentencePieceTokenizer.from_texts(["¿Dónde está la biblioteca?"] * 50, vocab_size=300)
+    >>> tok.detokenize(tok.tokenize(["la biblioteca"])).numpy().tolist()
+    [b'la biblioteca']
+    """
+
+    kind = "sentencepiece"
+
+    def __init__(self, model, *, lower=False, normalization_form="NFKC", name=None):
+        super().__init__(lower=lower, normalization_form=normalization_form, name=name)
+        if not isinstance(model, bytes):
+            raise ValueError(f"`model` must be a serialized SentencePiece model (bytes). Received: {type(model)}")
+        self._model_bytes = model
+        path = os.path.join(new_asset_directory(), MODEL_FILENAME)
+        with open(path, "wb") as f:
+            f.write(model)
+        self._model_asset = tf.saved_model.Asset(path)
+        reserved = [p.decode("utf-8") for p in self._pieces.id_to_string(tf.range(len(RESERVED_TOKENS))).numpy()]
+        if reserved != list(RESERVED_TOKENS):
+            raise ValueError(f"The model's ids 0-3 must be {RESERVED_TOKENS}. Received: {reserved}")
+        self._size = int(self._pieces.vocab_size())
+
+    @classmethod
+    def from_texts(cls, texts, *, vocab_size=8000, lower=False, normalization_form="NFKC", **train_params):
+        """Trains a model of about `vocab_size` ids on `texts`.
+
+        Args:
+            texts: an iterable of strings, or a `tf.data.Dataset` of scalar strings.
+            vocab_size: the vocabulary size wanted, reserved ids included.
+            lower, normalization_form: as in the constructor.
+            **train_params: passed to `train_sentencepiece_model` (e.g. `model_type`).
+
+        Returns:
+            A `SentencePieceTokenizer`.
+        """
+        normalize = functools.partial(normalize_text, lower=lower, normalization_form=normalization_form)
+        model = train_sentencepiece_model(iterate_normalized(texts, normalize), vocab_size, **train_params)
+        return cls(model, lower=lower, normalization_form=normalization_form)
+
+    @property
+    def _pieces(self):
+        """A tensorflow-text tokenizer, made anew where it is used.
+
+        tensorflow-text's model resource belongs to the kernel of the op that
+        made it; in eager mode, `tf.random.set_seed` (`keras.utils.set_random_seed`)
+        clears the kernel cache and with it a resource made earlier. Making the
+        resource in the calling context (one eager kernel, cached; or one op in
+        the traced graph) keeps the tokenizer usable after such a call.
+        """
+        return text.SentencepieceTokenizer(model=self._model_bytes, out_type=tf.int32)
+
+    @property
+    def vocab_size(self):
+        return self._size
+
+    @property
+    def vocabulary_files(self):
+        return [self._model_asset.asset_path.numpy().decode("utf-8")]
+
+    @property
+    def vocabulary(self):
+        pieces = self._pieces.id_to_string(tf.range(len(RESERVED_TOKENS), self._size)).numpy()
+        return [p.decode("utf-8") for p in pieces]
+
+    def _tokenize_normalized(self, strings):
+        return self._pieces.tokenize(strings)  # (batch, None) int32
+
+    def _detokenize_ids(self, ids):
+        return self._pieces.detokenize(ids)
+
+    def _write_files(self, directory):
+        with open(os.path.join(directory, MODEL_FILENAME), "wb") as f:
+            f.write(self._model_bytes)
+
+    @classmethod
+    def _from_directory(cls, directory, config):
+        with open(os.path.join(directory, MODEL_FILENAME), "rb") as f:
+            return cls(f.read(), **config)

@@ -1,0 +1,166 @@
+"""Multi-head scaled dot-product attention whose projections can be cached."""
+
+import keras
+from keras import ops
+
+from s2s_keras.layers.cells import check_positive_int, check_rate
+from s2s_keras.layers.masking import large_negative
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class CachedMultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention split into the three steps incremental decoding reuses.
+
+    Attention(Q, K, V) = softmax(Q Kᵀ / √k) V per head (Vaswani et al. 2017, §3.2),
+    computed as:
+
+    1. `project_query(query)` → Q `(batch, q_len, heads, key_dim)`, already
+       scaled by 1/√key_dim;
+    2. `project_key_value(value)` → K, V `(batch, kv_len, heads, key_dim)`;
+    3. `attend(Q, K, V, mask)` → the output `(batch, q_len, output_dim)` and the
+       weights `(batch, heads, q_len, kv_len)`.
+
+    A decoder calls the steps separately: the cross-attention K and V are
+    projected once from the encoder output, and the self-attention K and V of
+    each new token are written into a preallocated cache (`update_cache`)
+    that the next query attends over. `call` runs all three at once.
+
+    Args:
+        num_heads: number of heads.
+        key_dim: size of each head; defaults to `output_dim // num_heads`.
+        output_dim: size of the output; defaults to the query's last dimension.
+        dropout: dropout rate on the attention weights.
+        use_bias: whether the projections have biases.
+        kernel_initializer: initializer of the projection kernels.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        query: `(batch, q_len, query_dim)`.
+        value: `(batch, kv_len, value_dim)`; defaults to `query` (self-attention).
+        attention_mask: optional bool, broadcastable to `(batch, q_len, kv_len)`,
+            True where the query may attend.
+        training: whether dropout is active.
+        return_attention_scores: also return the weights.
+
+    Returns:
+        The output `(batch, q_len, output_dim)`, and with
+        `return_attention_scores` the weights `(batch, heads, q_len, kv_len)`,
+        exactly 0 where the mask is False (unless a whole row is masked).
+
+    Example:
+    >>> attention = CachedMultiHeadAttention(num_heads=2)
+    >>> output, weights = attention(np.ones((2, 3, 8)), np.ones((2, 5, 6)), return_attention_scores=True)
+    >>> output.shape, weights.shape
+    (TensorShape([2, 3, 8]), TensorShape([2, 2, 3, 5]))
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim=None,
+        output_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        self.key_dim = None if key_dim is None else check_positive_int("key_dim", key_dim)
+        self.output_dim = None if output_dim is None else check_positive_int("output_dim", output_dim)
+        self.dropout = check_rate("dropout", dropout)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.dropout_layer = keras.layers.Dropout(self.dropout)
+
+    def build(self, query_shape, value_shape=None):
+        value_shape = query_shape if value_shape is None else value_shape
+        output_dim = self.output_dim or query_shape[-1]
+        key_dim = self.key_dim
+        if key_dim is None:
+            if output_dim % self.num_heads:
+                raise ValueError(
+                    f"The output size must be divisible by `num_heads` when `key_dim` is not given. "
+                    f"Received: output_dim={output_dim}, num_heads={self.num_heads}"
+                )
+            key_dim = output_dim // self.num_heads
+        self._key_dim, self._output_dim = key_dim, output_dim
+
+        def projection(name, equation, shape, bias_axes):
+            return keras.layers.EinsumDense(
+                equation, output_shape=shape, bias_axes=bias_axes if self.use_bias else None,
+                kernel_initializer=self.kernel_initializer.__class__.from_config(self.kernel_initializer.get_config()),
+                dtype=self.dtype_policy, name=name,
+            )
+
+        heads = (None, self.num_heads, key_dim)
+        self.query_dense = projection("query", "btd,dhk->bthk", heads, "hk")
+        self.key_dense = projection("key", "bsd,dhk->bshk", heads, "hk")
+        self.value_dense = projection("value", "bsd,dhk->bshk", heads, "hk")
+        self.output_dense = projection("attention_output", "bthk,hkd->btd", (None, output_dim), "d")
+        self.query_dense.build(tuple(query_shape))
+        self.key_dense.build(tuple(value_shape))
+        self.value_dense.build(tuple(value_shape))
+        self.output_dense.build(tuple(query_shape[:-1]) + (self.num_heads, key_dim))
+        self.built = True
+
+    # --- the three steps ---------------------------------------------------------------------
+
+    def project_query(self, query):
+        """Q / √k: `(batch, q_len, query_dim)` → `(batch, q_len, heads, key_dim)`."""
+        return self.query_dense(query) * ops.cast(self._key_dim**-0.5, self.compute_dtype)
+
+    def project_key_value(self, value):
+        """K and V: `(batch, kv_len, value_dim)` → two `(batch, kv_len, heads, key_dim)`."""
+        return self.key_dense(value), self.value_dense(value)
+
+    def attend(self, query, key, value, attention_mask=None, training=None):
+        """Output `(batch, q_len, output_dim)` and weights `(batch, heads, q_len, kv_len)`.
+
+        `query` comes from `project_query`, `key` and `value` from
+        `project_key_value` (or a cache of them); see the class docstring for the mask.
+        """
+        scores = ops.einsum("bthk,bshk->bhts", query, ops.cast(key, query.dtype))  # (batch, heads, q_len, kv_len)
+        weights = self._masked_softmax(scores, attention_mask)
+        dropped = self.dropout_layer(weights, training=training)
+        context = ops.einsum("bhts,bshk->bthk", dropped, ops.cast(value, dropped.dtype))  # (batch, q_len, heads, key_dim)
+        return self.output_dense(context), weights
+
+    def _masked_softmax(self, scores, attention_mask):
+        dtype = scores.dtype
+        if dtype in ("float16", "bfloat16"):
+            scores = ops.cast(scores, "float32")  # softmax in float32 under mixed precision
+        if attention_mask is not None:
+            mask = ops.expand_dims(ops.cast(attention_mask, "bool"), 1)  # (batch, 1, q_len, kv_len): every head
+            scores = ops.where(mask, scores, large_negative(scores.dtype))
+        return ops.cast(ops.softmax(scores, axis=-1), dtype)
+
+    @staticmethod
+    def update_cache(cache, update, step):
+        """Writes `update` `(batch, 1, heads, key_dim)` at row `step` of `cache` `(batch, max_length, heads, key_dim)`.
+
+        `step` may be a traced scalar: the write is a select against a one-hot
+        row mask, so shapes stay static (for `tf.while_loop` and XLA).
+        """
+        at_step = ops.equal(ops.arange(ops.shape(cache)[1], dtype="int32"), ops.cast(step, "int32"))  # (max_length,)
+        at_step = ops.reshape(at_step, (1, -1, 1, 1))
+        return ops.where(at_step, ops.cast(update, cache.dtype), cache)
+
+    def call(self, query, value=None, attention_mask=None, training=None, return_attention_scores=False):
+        value = query if value is None else value
+        key, value = self.project_key_value(value)
+        output, weights = self.attend(self.project_query(query), key, value, attention_mask, training=training)
+        if return_attention_scores:
+            return output, weights
+        return output
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "output_dim": self.output_dim,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }

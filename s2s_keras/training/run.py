@@ -1,0 +1,280 @@
+"""A complete training run in an output folder: data, tokenizers, model, fit, resume.
+
+This is what `s2s-keras train` calls. The folder holds everything a run
+needs to resume and to be used afterwards:
+
+    OUTPUT/run.json            the run's settings (a later call must match them)
+    OUTPUT/tokenizers/source/  OUTPUT/tokenizers/target/
+    OUTPUT/backup/             Keras BackupAndRestore state while training
+    OUTPUT/checkpoints/        the weights of the last epochs (for `s2s-keras average`)
+    OUTPUT/model.keras         the trained model (replaced atomically)
+    OUTPUT/history.json        per-epoch logs of every call, appended
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import keras
+
+from s2s_keras.data import (
+    build_tokenizers,
+    load_parallel_text,
+    load_tfds,
+    load_tokenizer,
+    load_tsv,
+    make_dataset,
+    task_source,
+)
+from s2s_keras.models import REGISTRY, build_model
+from s2s_keras.training.averaging import average_checkpoints
+from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, epoch_checkpoints
+from s2s_keras.training.losses import masked_loss
+from s2s_keras.training.metrics import MaskedAccuracy
+
+RUN_FILE = "run.json"
+MODEL_FILE = "model.keras"
+# Settings that must not change between a run and its resumption.
+FIXED_SETTINGS = ("model", "data", "columns", "tfds_keys", "tokenizer", "vocab_size", "lower", "overrides",
+                  "max_length", "seed", "task_size")
+
+
+@dataclasses.dataclass
+class TrainSettings:
+    """Everything `train` needs; the CLI fills it from its flags.
+
+    Attributes:
+        model: a registered model name.
+        data: training data: a TSV file, "SOURCE_FILE,TARGET_FILE" (parallel
+            text, plain or .gz), "tfds:NAME" (tensorflow-datasets) or
+            "task:NAME" (an embedded task: dates, copy, reverse, sort).
+        output: the run's folder.
+        valid: validation data in the same forms (optional).
+        columns: TSV columns `(source, target)`.
+        tfds_keys: the TFDS feature names `(source, target)`.
+        tokenizer: "wordpiece", "sentencepiece" or "char".
+        vocab_size: largest vocabulary per side.
+        lower: lower-case the text.
+        epochs: most epochs.
+        time_budget: stop after this many minutes of training (all calls together).
+        batch_size / tokens_per_batch: batching (a token budget by default).
+        max_length: most tokens per side; longer pairs are dropped (and counted).
+        learning_rate: Adam's learning rate.
+        label_smoothing: of the masked cross-entropy.
+        overrides: model builder overrides.
+        seed: seeds weights and data order.
+        task_size: pairs generated for "task:" data (validation: a tenth, another seed).
+        jit_compile: compile the training step with XLA.
+        keep_checkpoints: epoch checkpoints kept for averaging.
+    """
+
+    model: str
+    data: str
+    output: str
+    valid: str = None
+    columns: tuple = (0, 1)
+    tfds_keys: tuple = None
+    tokenizer: str = "wordpiece"
+    vocab_size: int = 8000
+    lower: bool = False
+    epochs: int = 10
+    time_budget: float = None
+    batch_size: int = None
+    tokens_per_batch: int = 4096
+    max_length: int = 100
+    learning_rate: float = 1e-3
+    label_smoothing: float = 0.1
+    overrides: dict = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    task_size: int = 20000
+    jit_compile: bool = False
+    keep_checkpoints: int = 5
+
+
+def open_source(spec, columns=(0, 1), tfds_keys=None, split="train", task_size=20000, seed=0):
+    """A dataset of `(source, target)` strings from a data spec (see `TrainSettings.data`)."""
+    if spec.startswith("task:"):
+        return task_source(spec[len("task:"):], task_size, seed=seed)
+    if spec.startswith("tfds:"):
+        return load_tfds(spec[len("tfds:"):], split=split, keys=tfds_keys)
+    paths = spec.split(",")
+    for path in paths:
+        if not os.path.isfile(path):
+            raise ValueError(f"No such data file: {path!r}")
+    if len(paths) == 2:
+        return load_parallel_text(paths[0], paths[1])
+    if len(paths) == 1:
+        return load_tsv(paths[0], columns=tuple(columns))
+    raise ValueError(f"Data must be one TSV file or two parallel files 'SOURCE,TARGET'. Received: {spec!r}")
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training at the end of the epoch in which `minutes` of training are used up.
+
+    The time used is kept in `path`, so a resumed run continues the same budget.
+    """
+
+    def __init__(self, minutes, path):
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self.path = path
+        self.used = 0.0
+        if os.path.exists(path):
+            with open(path) as f:
+                self.used = float(json.load(f)["seconds"])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.used + time.time() - self.started >= self.seconds:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.used += time.time() - self.started
+        with open(self.path, "w") as f:
+            json.dump({"seconds": self.used}, f)
+        if self.used >= self.seconds:
+            self.model.stop_training = True
+
+
+def _check_run_file(settings):
+    path = os.path.join(settings.output, RUN_FILE)
+    current = json.loads(json.dumps(dataclasses.asdict(settings)))  # tuples -> lists
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+        changed = [k for k in FIXED_SETTINGS if previous.get(k) != current.get(k)]
+        if changed:
+            raise ValueError(f"{settings.output!r} holds another run (different {', '.join(changed)}); "
+                             "use a new --output folder, nothing was changed.")
+    with open(path, "w") as f:
+        json.dump(current, f, indent=2)
+
+
+def _tokenizers(settings, train_source):
+    folder = os.path.join(settings.output, "tokenizers")
+    if os.path.exists(os.path.join(folder, "target")):
+        return load_tokenizer(os.path.join(folder, "source")), load_tokenizer(os.path.join(folder, "target"))
+    source_tokenizer, target_tokenizer = build_tokenizers(
+        train_source, kind=settings.tokenizer, vocab_size=settings.vocab_size, lower=settings.lower
+    )
+    staging = folder + ".partial"
+    source_tokenizer.save(os.path.join(staging, "source"))
+    target_tokenizer.save(os.path.join(staging, "target"))
+    os.replace(staging, folder)
+    return source_tokenizer, target_tokenizer
+
+
+def save_model_atomically(model, path):
+    """Saves to a temporary file beside `path`, then renames: `path` is never half-written."""
+    partial = path + ".partial.keras"
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def train(settings, callbacks=()):
+    """Runs, resumes or (when already finished) reopens the run described by `settings`.
+
+    An interrupted run (its `backup/` folder exists) continues from its last
+    backup; a finished run (`model.keras` and no backup) is not trained again.
+
+    Args:
+        settings: a `TrainSettings`.
+        callbacks: extra Keras callbacks for `fit`.
+
+    Returns:
+        `(model, source_tokenizer, target_tokenizer, logs)`: logs of this call's
+        epochs (empty for a finished run).
+    """
+    REGISTRY.get(settings.model)  # an unknown name fails before anything is written
+    train_source = open_source(settings.data, settings.columns, settings.tfds_keys, "train",
+                               settings.task_size, settings.seed)
+    os.makedirs(settings.output, exist_ok=True)
+    _check_run_file(settings)
+    backup = os.path.join(settings.output, "backup")
+    if os.path.exists(os.path.join(settings.output, MODEL_FILE)) and not os.path.exists(backup):
+        print(f"{settings.output!r} is a finished run; loading it (use a new --output to train again).")
+        return (*load_run(settings.output), {})
+    keras.utils.set_random_seed(settings.seed)
+    source_tokenizer, target_tokenizer = _tokenizers(settings, train_source)
+    batching = dict(batch_size=settings.batch_size,
+                    tokens_per_batch=None if settings.batch_size else settings.tokens_per_batch,
+                    max_length=settings.max_length)
+    train_ds = make_dataset(train_source, source_tokenizer, target_tokenizer, shuffle=True, seed=settings.seed,
+                            name="train", **batching)
+    valid_ds = None
+    if settings.valid or settings.data.startswith("task:"):
+        valid_spec = settings.valid or settings.data
+        valid_source = open_source(valid_spec, settings.columns, settings.tfds_keys, "validation",
+                                   max(settings.task_size // 10, 1), settings.seed + 1)
+        valid_ds = make_dataset(valid_source, source_tokenizer, target_tokenizer, shuffle=False,
+                                name="validation", **batching)
+
+    model = build_model(settings.model, source_vocab_size=source_tokenizer.vocab_size,
+                        target_vocab_size=target_tokenizer.vocab_size, **settings.overrides)
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
+                  loss=masked_loss(label_smoothing=settings.label_smoothing),
+                  metrics=[MaskedAccuracy()], jit_compile=settings.jit_compile)
+    checkpoints = os.path.join(settings.output, "checkpoints")
+    all_callbacks = [
+        StopOnNaN(hint=f"The last good state is kept in {backup!r} and {checkpoints!r}: lower the learning rate "
+                       "and run the same command to resume from it."),
+        keras.callbacks.BackupAndRestore(backup),
+        EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints),
+    ]
+    if settings.time_budget is not None:
+        all_callbacks.append(TimeBudget(settings.time_budget, os.path.join(settings.output, "time_used.json")))
+    history = model.fit(train_ds, validation_data=valid_ds, epochs=settings.epochs,
+                        callbacks=all_callbacks + list(callbacks))
+    save_model_atomically(model, os.path.join(settings.output, MODEL_FILE))
+    logs = {k: [float(v) for v in values] for k, values in history.history.items()}
+    history_path = os.path.join(settings.output, "history.json")
+    previous = []
+    if os.path.exists(history_path):
+        with open(history_path) as f:
+            previous = json.load(f)
+    with open(history_path, "w") as f:
+        json.dump(previous + [logs], f, indent=2)
+    return model, source_tokenizer, target_tokenizer, logs
+
+
+def load_run(output, model_file=None):
+    """The trained model and tokenizers of a finished run folder.
+
+    Args:
+        output: the run folder.
+        model_file: a `.keras` file in it to load instead of `model.keras`
+            (e.g. `model_avg5.keras`).
+    """
+    model_path = os.path.join(output, model_file or MODEL_FILE)
+    if not os.path.exists(model_path):
+        raise ValueError(f"{output!r} has no {model_file or MODEL_FILE}: not a finished training run.")
+    model = keras.saving.load_model(model_path)
+    tokenizers = os.path.join(output, "tokenizers")
+    return model, load_tokenizer(os.path.join(tokenizers, "source")), load_tokenizer(os.path.join(tokenizers, "target"))
+
+
+def average_run(output, last=5, target=None):
+    """Averages the last `last` epoch checkpoints of a run into a new `.keras` model.
+
+    Args:
+        output: the run folder.
+        last: how many of the newest checkpoints to average.
+        target: where to save (default `OUTPUT/model_avg{last}.keras`); never `model.keras`.
+
+    Returns:
+        `(path, checkpoints_used)`.
+    """
+    found = epoch_checkpoints(os.path.join(output, "checkpoints"))
+    if not found:
+        raise ValueError(f"{output!r} has no epoch checkpoints to average.")
+    used = found[-last:]
+    model, _, _ = load_run(output)
+    average_checkpoints(model, used)
+    target = target or os.path.join(output, f"model_avg{len(used)}.keras")
+    if os.path.abspath(target) == os.path.abspath(os.path.join(output, MODEL_FILE)):
+        raise ValueError("Refusing to overwrite the run's model.keras; choose another target.")
+    save_model_atomically(model, target)
+    return target, used

@@ -1,0 +1,42 @@
+"""Learning-rate schedules."""
+
+import keras
+from keras import ops
+
+from s2s_keras.layers.cells import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="s2s_keras")
+class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then inverse square-root decay (Vaswani et al. 2017, §5.3).
+
+    lr(n) = scale · d_model^-0.5 · min(n^-0.5, n · warmup_steps^-1.5), with
+    n = optimizer iterations + 1. It peaks at n = warmup_steps with
+    scale · (d_model · warmup_steps)^-0.5.
+
+    Args:
+        d_model: the model size.
+        warmup_steps: steps of linear warm-up.
+        scale: a constant factor (1.0 in the paper; often 2.0).
+
+    Returns:
+        Called with the step (the optimizer's iterations), the float32 learning rate.
+
+    Example:
+    >>> optimizer = keras.optimizers.Adam(NoamSchedule(d_model=256, warmup_steps=4000), beta_2=0.98, epsilon=1e-9)
+    """
+
+    def __init__(self, d_model, warmup_steps=4000, scale=1.0):
+        self.d_model = check_positive_int("d_model", d_model)
+        self.warmup_steps = check_positive_int("warmup_steps", warmup_steps)
+        if not float(scale) > 0:
+            raise ValueError(f"`scale` must be positive. Received: scale={scale!r}")
+        self.scale = float(scale)
+
+    def __call__(self, step):
+        n = ops.cast(step, "float32") + 1.0
+        decay = ops.minimum(ops.rsqrt(n), n * self.warmup_steps**-1.5)
+        return self.scale * self.d_model**-0.5 * decay
+
+    def get_config(self):
+        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}

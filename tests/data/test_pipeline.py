@@ -1,0 +1,166 @@
+import collections
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from s2s_keras.data import CharTokenizer, PipelineStats, make_dataset
+from s2s_keras.data.pipeline import (
+    add_start_end, batch_by_length, count_pairs, default_bucket_boundaries, limit_length, report_counts, skip_empty,
+    tokenize_pairs, to_model_inputs, unbatch_pairs,
+)
+from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
+
+LETTERS = "abcdefghij "
+
+
+def random_pairs(n, max_chars, seed=0):
+    rng = np.random.default_rng(seed)
+    def text():
+        return "".join(rng.choice(list("abcdefghij"), size=int(rng.integers(1, max_chars + 1))))
+    return [(text(), text()) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return CharTokenizer(list(LETTERS))
+
+
+def all_rows(dataset):
+    """Every (source, target_in, target_out) row of a dataset, padding removed."""
+    rows = []
+    for inputs, target_out in dataset:
+        for s, ti, to in zip(inputs["source"].numpy(), inputs["target_in"].numpy(), target_out.numpy()):
+            rows.append((tuple(s[s != PAD_ID]), tuple(ti[ti != PAD_ID]), tuple(to[to != PAD_ID])))
+    return rows
+
+
+def test_batches_have_the_model_contract(tokenizer):
+    pairs = [("abc", "de"), ("j", "fghij")]
+    dataset = make_dataset(pairs, tokenizer, tokenizer, batch_size=4, shuffle=False, bucket_boundaries=[])
+    inputs, target_out = next(iter(dataset))
+    assert set(inputs) == {"source", "target_in"}
+    assert inputs["source"].dtype == inputs["target_in"].dtype == target_out.dtype == tf.int32
+    a, b, c, d, e = (4 + LETTERS.index(x) for x in "abcde")
+    f, g, h, i, j = (4 + LETTERS.index(x) for x in "fghij")
+    np.testing.assert_array_equal(inputs["source"], [[a, b, c], [j, PAD_ID, PAD_ID]])
+    # target = [START] t [END]; target_in = target[:-1], target_out = target[1:], padded with 0.
+    np.testing.assert_array_equal(inputs["target_in"], [[START_ID, d, e, END_ID, PAD_ID, PAD_ID],
+                                                        [START_ID, f, g, h, i, j]])
+    np.testing.assert_array_equal(target_out, [[d, e, END_ID, PAD_ID, PAD_ID, PAD_ID],
+                                               [f, g, h, i, j, END_ID]])
+
+
+def test_drop_and_skip_counts_are_exact(tokenizer, capfd):
+    good = random_pairs(40, 8)
+    empty = [("", "abc"), ("abc", "   "), ("", "")]  # white space normalises to nothing
+    too_long = [("a" * 9, "b"), ("c", "d" * 8), ("e" * 20, "f" * 20)]  # max_length=(8, 7)
+    pairs = good[:20] + empty + too_long + good[20:]
+    stats = PipelineStats()
+    dataset = make_dataset(pairs, tokenizer, tokenizer, batch_size=7, max_length=(8, 7), seed=0, stats=stats)
+    too_long_target = sum(len(t) > 7 for _, t in good)
+    for _ in range(2):  # counts describe one pass: the second pass gives the same numbers
+        rows = all_rows(dataset)
+        assert stats.as_dict() == {
+            "pairs_read": 46, "empty_skipped": 3, "too_long_dropped": 3 + too_long_target,
+            "truncated": 0, "passes": stats.passes.numpy(), "pairs_kept": 40 - too_long_target,
+        }
+        assert len(rows) == stats.pairs_kept
+    assert stats.passes.numpy() == 2
+    err = capfd.readouterr().err
+    assert err.count("s2s_keras.data: train pass") == 2 and "3 skipped (empty side)" in err
+    assert dataset.pipeline_stats is stats
+
+
+def test_truncate_policy_cuts_and_counts(tokenizer):
+    pairs = [("abcdefghij", "ab"), ("ab", "abcdefghij"), ("abc", "abc")]
+    dataset = make_dataset(pairs, tokenizer, tokenizer, batch_size=8, max_length=4, length_policy="truncate",
+                           shuffle=False, bucket_boundaries=[], log=False)
+    rows = all_rows(dataset)
+    assert dataset.pipeline_stats.truncated.numpy() == 2 and dataset.pipeline_stats.pairs_kept == 3
+    assert [len(s) for s, _, _ in rows] == [4, 2, 3]
+    assert [to[-1] for _, _, to in rows] == [END_ID] * 3  # [END] is added after truncation
+    assert [len(to) for _, _, to in rows] == [3, 5, 4]
+
+
+def test_token_budget_is_respected_and_nothing_lost(tokenizer):
+    pairs = random_pairs(300, 60, seed=1)
+    dataset = make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=256, max_length=60, seed=3)
+    sizes, count = [], 0
+    for inputs, target_out in dataset:
+        batch, src_len = inputs["source"].shape
+        tgt_len = inputs["target_in"].shape[1]
+        assert batch * max(src_len, tgt_len) <= 256
+        sizes.append(batch)
+        count += batch
+    assert count == 300 and max(sizes) > 2 * min(sizes)  # short pairs come in bigger batches
+    expected = collections.Counter(tuple(tokenizer.tokenize([s])[0].numpy()) for s, _ in pairs)
+    assert collections.Counter(s for s, _, _ in all_rows(dataset)) == expected
+
+
+def test_same_seed_same_batches_other_seed_other_order(tokenizer):
+    pairs = random_pairs(200, 12, seed=2)
+
+    def first_batches(seed):
+        dataset = make_dataset(pairs, tokenizer, tokenizer, batch_size=16, max_length=12, seed=seed)
+        return [inputs["source"].numpy().tolist() for inputs, _ in dataset.take(3)]
+
+    assert first_batches(5) == first_batches(5)
+    assert first_batches(5) != first_batches(6)
+
+
+def test_steps_compose_with_apply(tokenizer):
+    stats = PipelineStats()
+    pairs = tf.data.Dataset.from_tensor_slices((["abc", "", "abcdefgh"], ["de", "f", "g"]))
+    dataset = (
+        pairs.apply(tokenize_pairs(tokenizer, tokenizer, batch_size=2))
+        .apply(count_pairs(stats))
+        .apply(skip_empty(stats))
+        .apply(limit_length(5, 5, "drop", stats))
+        .apply(report_counts(stats, log=False))
+        .apply(add_start_end())
+        .apply(unbatch_pairs())
+        .apply(batch_by_length(max_length=6, batch_size=4, bucket_boundaries=[3]))
+        .apply(to_model_inputs())
+    )
+    (inputs, target_out), = list(dataset)
+    assert inputs["source"].shape == (1, 3) and target_out.numpy()[0, -1] == END_ID
+    assert (stats.pairs_read.numpy(), stats.empty_skipped.numpy(), stats.too_long_dropped.numpy()) == (3, 1, 1)
+
+
+def test_cache_keeps_counts_per_pass(tokenizer):
+    pairs = [("abc", "")] + random_pairs(10, 5)
+    dataset = make_dataset(pairs, tokenizer, tokenizer, batch_size=4, max_length=5, cache=True, log=False)
+    for _ in range(2):
+        assert len(all_rows(dataset)) == 10
+        assert dataset.pipeline_stats.empty_skipped.numpy() == 1
+
+
+def test_argument_errors(tokenizer):
+    pairs = [("a", "b")]
+    with pytest.raises(ValueError, match="exactly one of"):
+        make_dataset(pairs, tokenizer, tokenizer, batch_size=2, tokens_per_batch=100)
+    with pytest.raises(ValueError, match="Received: tokens_per_batch=50"):
+        make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=50, max_length=64)
+    with pytest.raises(ValueError, match="Received: length_policy='cut'"):
+        make_dataset(pairs, tokenizer, tokenizer, batch_size=2, length_policy="cut")
+    with pytest.raises(ValueError, match="Received: max_length=0"):
+        make_dataset(pairs, tokenizer, tokenizer, batch_size=2, max_length=0)
+    with pytest.raises(ValueError, match="needs `max_length`"):
+        make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=100, max_length=None)
+    with pytest.raises(ValueError, match="load_tsv"):
+        make_dataset("train.tsv", tokenizer, tokenizer, batch_size=2)
+    assert default_bucket_boundaries(30) == [8, 10, 13, 17, 22, 28]
+
+
+def test_a_model_trains_on_the_batches(tokenizer):
+    from s2s_keras.models import build_model
+    from s2s_keras.training import masked_loss
+
+    dataset = make_dataset(random_pairs(64, 10), tokenizer, tokenizer, tokens_per_batch=200, max_length=10, seed=0)
+    model = build_model("gru_attention", source_vocab_size=tokenizer.vocab_size,
+                        target_vocab_size=tokenizer.vocab_size, units=8, embedding_dim=8)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=masked_loss())
+    history = model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

@@ -1,0 +1,137 @@
+"""The command line end to end on a tiny run: train, resume, translate, evaluate, export."""
+
+import json
+import os
+
+import keras
+import pytest
+
+from s2s_keras import cli
+from s2s_keras.training.run import TrainSettings, train
+
+TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--task-size", "300", "--batch-size", "32",
+        "--tokenizer", "char"]
+
+
+class StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("simulated crash")
+
+
+def tiny_settings(output, epochs):
+    return TrainSettings(model="gru_attention", data="task:dates", output=str(output), tokenizer="char",
+                         epochs=epochs, batch_size=32, task_size=300, overrides={"units": 16, "embedding_dim": 8})
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(tiny_settings(tmp_path, epochs=3), callbacks=[StopAfterFirstEpoch()])
+    assert os.path.isdir(tmp_path / "backup") and not os.path.exists(tmp_path / "model.keras")
+    _, _, _, logs = train(tiny_settings(tmp_path, epochs=3))
+    assert len(logs["loss"]) == 2  # epochs 2 and 3 only
+    assert os.path.exists(tmp_path / "model.keras") and not os.path.exists(tmp_path / "backup")
+    _, _, _, again = train(tiny_settings(tmp_path, epochs=3))  # finished: not trained again
+    assert again == {}
+    other = TrainSettings(**{**tiny_settings(tmp_path, 3).__dict__, "tokenizer": "wordpiece"})
+    with pytest.raises(ValueError, match="holds another run"):
+        train(other)
+
+
+def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert cli.main(["train", "gru_attention", "--data", "task:dates", "--output", run, "--epochs", "1", *TINY]) == 0
+    assert "Saved" in capsys.readouterr().out
+    assert cli.main(["translate", run, "3 mars 2021", "le 4 avril 1999", "--beam-size", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("3 mars 2021\n\nMarch 4th, 1999\n", encoding="utf-8")
+    assert cli.main(["translate", run, "--file", str(sentences)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3  # the empty line gives an empty line
+    assert cli.main(["evaluate", run, "--data", "task:dates", "--limit", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "BLEU" in out and "chrF" in out and "TER" in out and "nrefs:1" in out
+    target = str(tmp_path / "exports" / "dates")
+    assert cli.main(["export", run, target, "--beam-size", "2", "--max-length", "12"]) == 0
+    assert capsys.readouterr().out.strip().endswith(os.path.join("dates", "1"))
+    assert cli.main(["translate", target, "3 mars 2021"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    with open(os.path.join(run, "run.json")) as f:
+        assert json.load(f)["overrides"] == {"units": 16, "embedding_dim": 8}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "nope", "--data", "task:dates", "--output", "x"], "Unknown model 'nope'"),
+        (["train", "gru", "--data", "missing.tsv", "--output", "x"], "No such data file"),
+        (["translate", "missing_folder", "hi"], "No such export folder"),
+        (["evaluate", "missing_folder", "--data", "task:dates"], "No such export folder"),
+        (["export", "missing_run", "out"], "not a finished training run"),
+        (["train", "gru", "--data", "task:dates", "--output", "x", "--set", "hidden=3"], "Unknown override"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("s2s-keras: error:") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["demo", "models", "train", "evaluate", "translate", "average", "export", "serve"])
+def test_every_subcommand_has_help_with_examples(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "examples:" in capsys.readouterr().out
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Makes the loss NaN from the second epoch on."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            kernel = self.model.get_layer("output_projection").kernel
+            kernel.assign(kernel * float("nan"))
+
+
+def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):
+    from s2s_keras.training.callbacks import TrainingDiverged, epoch_checkpoints
+
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 1.*last good state"):
+        train(tiny_settings(tmp_path, epochs=3), callbacks=[PoisonWeights()])
+    assert not os.path.exists(tmp_path / "model.keras")
+    checkpoints = epoch_checkpoints(str(tmp_path / "checkpoints"))
+    assert [os.path.basename(p) for p in checkpoints] == ["epoch-001.weights.h5"]
+    import h5py
+    import numpy as np
+
+    for path in (checkpoints[0], str(tmp_path / "backup" / "latest.weights.h5")):
+        with h5py.File(path) as f:
+            values = []
+            f.visititems(lambda name, obj: values.append(np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None)
+        assert values and all(np.all(np.isfinite(v)) for v in values)
+
+
+def test_average_of_the_last_checkpoints(tmp_path, capsys):
+    import numpy as np
+
+    from s2s_keras.training.averaging import average_checkpoints
+    from s2s_keras.training.callbacks import epoch_checkpoints
+    from s2s_keras.training.run import load_run
+
+    train(TrainSettings(**{**tiny_settings(tmp_path, 3).__dict__, "keep_checkpoints": 2}))
+    checkpoints = epoch_checkpoints(str(tmp_path / "checkpoints"))
+    assert [os.path.basename(p) for p in checkpoints] == ["epoch-002.weights.h5", "epoch-003.weights.h5"]
+    assert cli.main(["average", str(tmp_path), "--last", "2"]) == 0
+    assert "Averaged 2 checkpoints" in capsys.readouterr().out
+    averaged, _, _ = load_run(str(tmp_path), model_file="model_avg2.keras")
+    model, _, _ = load_run(str(tmp_path))
+    expected = []
+    for path in checkpoints:
+        model.load_weights(path)
+        expected.append(model.get_weights())
+    for got, a, b in zip(averaged.get_weights(), *expected):
+        np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="No checkpoints"):
+        average_checkpoints(model, [])

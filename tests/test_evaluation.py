@@ -1,0 +1,69 @@
+import keras
+import numpy as np
+import pytest
+import sacrebleu
+
+import s2s_keras as s2s
+from s2s_keras.decoding import GreedySearch
+from s2s_keras.evaluation import BleuCallback, evaluate, plot_attention, plot_history, reference_streams, score_corpus
+from s2s_keras.translator import Translator
+
+
+def test_scores_equal_sacrebleu_with_signatures():
+    hypotheses = ["the cat sat on the mat", "a dog barks"]
+    references = ["the cat sat on a mat", "the dog barks"]
+    result = score_corpus(hypotheses, references)
+    assert result.bleu == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+    assert result.chrf == pytest.approx(sacrebleu.corpus_chrf(hypotheses, [references]).score)
+    assert result.ter == pytest.approx(sacrebleu.corpus_ter(hypotheses, [references]).score)
+    assert result.signatures["bleu"].startswith("nrefs:1|") and "version:" in result.signatures["chrf"]
+    assert "BLEU" in result.summary()
+
+
+def test_several_references_per_source():
+    hypotheses = ["the big dog barks at the cat", "hello there my friend"]
+    multi = score_corpus(hypotheses, [["a big dog barks at a cat", "the big dog barks at the cat"], ["hello there my friend"]])
+    single = score_corpus(hypotheses, ["a big dog barks at a cat", "hello there my friend"])
+    assert multi.bleu > single.bleu
+    assert "nrefs:var" in multi.signatures["bleu"]
+    assert reference_streams([["a", "b"], ["c"]]) == [["a", "c"], ["b", None]]
+    with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
+        score_corpus(hypotheses, ["x"])
+
+
+@pytest.fixture(scope="module")
+def translator_and_model():
+    source = s2s.data.CharTokenizer.from_texts(["abcdef "])
+    target = s2s.data.CharTokenizer.from_texts(["abcdef "])
+    model = s2s.build_model("gru_attention", source_vocab_size=source.vocab_size,
+                            target_vocab_size=target.vocab_size, units=16, embedding_dim=8)
+    return Translator(model, source, target, search=GreedySearch(max_length=8)), model, source, target
+
+
+def test_evaluate_translates_then_scores(translator_and_model):
+    translator = translator_and_model[0]
+    sources = ["abc", "de f"]
+    result = evaluate(translator, sources, ["abc", "def"], batch_size=1, progress=True)
+    assert result.hypotheses == translator(sources)
+    assert 0.0 <= result.bleu <= 100.0
+
+
+def test_bleu_callback_logs_into_history(translator_and_model):
+    _, model, source, target = translator_and_model
+    x, y = s2s.data.pad_pairs([([4, 5, 6], [4, 5, 6]), ([7, 8], [7, 8])])
+    model.compile(optimizer="adam", loss=s2s.losses.masked_loss())
+    callback = BleuCallback(lambda m: Translator(m, source, target, search=GreedySearch(max_length=8)),
+                            ["abc", "de"], ["abc", "de"], every=2)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[callback])
+    # Epochs 2 and 3 (the last) are scored; epoch 1 is not.
+    assert len(history.history["val_bleu"]) == 2
+
+
+def test_plots_are_written(translator_and_model, tmp_path):
+    translator = translator_and_model[0]
+    fig = plot_attention(translator, "abc de", path=str(tmp_path / "attention.png"))
+    assert (tmp_path / "attention.png").stat().st_size > 0
+    image = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(np.asarray(image).sum(1), 1.0, atol=1e-5)  # each output row sums to 1
+    plot_history({"loss": [2.0, 1.0], "val_loss": [2.1, 1.2], "val_bleu": [3.0, 9.0]}, path=str(tmp_path / "h.png"))
+    assert (tmp_path / "h.png").stat().st_size > 0
