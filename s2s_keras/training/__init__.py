@@ -1,6 +1,8 @@
-"""Training pieces: masked losses and metrics, learning-rate schedules."""
+"""Training pieces: masked losses and metrics, schedules, scheduled sampling, callbacks, averaging."""
 
 from s2s_keras.training import losses, metrics, schedules
+from s2s_keras.training.averaging import average_checkpoints
+from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, TrainingDiverged, epoch_checkpoints
 from s2s_keras.training.losses import MaskedSparseCategoricalCrossentropy, masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy, masked_accuracy
 from s2s_keras.training.scheduled_sampling import (
@@ -12,12 +14,21 @@ from s2s_keras.training.scheduled_sampling import (
 from s2s_keras.training.schedules import NoamSchedule
 
 __all__ = [
+    "EpochCheckpoints",
     "MaskedAccuracy",
     "MaskedSparseCategoricalCrossentropy",
     "NoamSchedule",
+    "ScheduledSampling",
+    "StopOnNaN",
+    "TrainingDiverged",
+    "average_checkpoints",
+    "epoch_checkpoints",
+    "inverse_sigmoid_schedule",
+    "linear_schedule",
     "losses",
     "masked_accuracy",
     "masked_loss",
     "metrics",
+    "mix_predictions",
     "schedules",
 ]
