@@ -11,6 +11,12 @@ from keras import ops
 from s2s_keras.layers.masking import large_negative
 
 
+def additive_scores(query, keys, score_vector):
+    """vᵀ tanh(q + k) for every query/key pair: `(batch, q_len, d)`, `(batch, src_len, d)` -> `(batch, q_len, src_len)`."""
+    hidden = ops.tanh(ops.expand_dims(query, 2) + ops.expand_dims(keys, 1))  # (batch, q_len, src_len, d)
+    return ops.sum(hidden * ops.cast(score_vector, hidden.dtype), axis=-1)
+
+
 class BaseAttention(keras.layers.Layer):
     """Attention over a source sequence; subclasses override the scoring hooks.
 
@@ -125,9 +131,7 @@ class BahdanauAttention(BaseAttention):
         return self.query_dense(query)  # W₁q: (batch, [q_len,] units)
 
     def _calculate_scores(self, query, keys):
-        # (batch, q_len, 1, units) + (batch, 1, src_len, units)
-        hidden = ops.tanh(ops.expand_dims(query, 2) + ops.expand_dims(keys, 1))
-        return ops.sum(hidden * ops.cast(self.score_vector, hidden.dtype), axis=-1)
+        return additive_scores(query, keys, self.score_vector)
 
 
 LUONG_SCORES = ("dot", "general", "concat")
@@ -194,8 +198,7 @@ class LuongAttention(BaseAttention):
 
     def _calculate_scores(self, query, keys):
         if self.score == "concat":
-            hidden = ops.tanh(ops.expand_dims(query, 2) + ops.expand_dims(keys, 1))  # (batch, q_len, src_len, units)
-            return ops.sum(hidden * ops.cast(self.score_vector, hidden.dtype), axis=-1)
+            return additive_scores(query, keys, self.score_vector)
         return ops.matmul(query, ops.transpose(ops.cast(keys, query.dtype), (0, 2, 1)))
 
     def get_config(self):
