@@ -27,7 +27,11 @@ EXAMPLES = {
       --valid ../shared/data/tatoeba-spa-eng/valid.tsv --output runs/spa-eng --time-budget 30
   s2s-keras train lstm_luong --data corpus.de.gz,corpus.en.gz --output runs/de-en --set units=256
   s2s-keras train gru_attention --data tfds:ted_hrlr_translate/pt_to_en --tfds-keys pt,en --output runs/pt-en
-Run the same command again to resume an interrupted run.
+  s2s-keras train transformer_small --data train.tsv --output runs/big --strategy mirrored --save-every 500
+  TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
+      s2s-keras train gru_attention --data train.tsv --output /shared/runs/mw --strategy multi-worker
+Run the same command again to resume an interrupted run: it continues from the last backup (each epoch,
+or every --save-every batches) with the same data order; with --deterministic it ends bit-identical.
 """,
     "evaluate": """examples:
   s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5
@@ -132,7 +136,16 @@ def make_parser():
                        help="a model override, e.g. --set units=256 (repeatable)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--task-size", type=_positive_int, default=20000, help="pairs generated for task: data")
+    train.add_argument("--warmup-steps", type=_positive_int, default=None,
+                       help="warm up linearly to --learning-rate, then inverse square-root decay (Noam)")
     train.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
+    train.add_argument("--strategy", choices=["mirrored", "multi-worker"], default=None,
+                       help="tf.distribute strategy: mirrored (this machine's GPUs or CPUs) or multi-worker "
+                            "(cluster from TF_CONFIG)")
+    train.add_argument("--save-every", type=_positive_int, default=None,
+                       help="also back up the training state every N batches (default: each epoch)")
+    train.add_argument("--deterministic", action="store_true",
+                       help="deterministic ops: a resumed run ends bit-identical to an uninterrupted one")
 
     evaluate = add("evaluate", "score a model with sacreBLEU (BLEU, chrF, TER) on a test set")
     evaluate.add_argument("path", help="a training run folder or an exported model folder")
@@ -236,7 +249,8 @@ def _run_train(args):
         epochs=args.epochs, time_budget=args.time_budget, batch_size=args.batch_size,
         tokens_per_batch=args.tokens_per_batch, max_length=args.max_length, learning_rate=args.learning_rate,
         label_smoothing=args.label_smoothing, overrides=dict(args.set), seed=args.seed,
-        task_size=args.task_size, jit_compile=args.jit_compile,
+        task_size=args.task_size, jit_compile=args.jit_compile, warmup_steps=args.warmup_steps,
+        strategy=args.strategy, save_every=args.save_every, deterministic=args.deterministic,
     )
     _, _, _, logs = train(settings)
     final = {k: round(v[-1], 4) for k, v in logs.items() if v}

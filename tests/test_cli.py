@@ -106,11 +106,13 @@ def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):
     import h5py
     import numpy as np
 
-    for path in (checkpoints[0], str(tmp_path / "backup" / "latest.weights.h5")):
-        with h5py.File(path) as f:
-            values = []
-            f.visititems(lambda name, obj: values.append(np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None)
-        assert values and all(np.all(np.isfinite(v)) for v in values)
+    with h5py.File(checkpoints[0]) as f:
+        values = []
+        f.visititems(lambda name, obj: values.append(np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None)
+    assert values and all(np.all(np.isfinite(v)) for v in values)
+    with np.load(tmp_path / "backup" / "state.npz") as state:
+        assert list(state["position"]) == [1, 0]  # after epoch 1
+        assert all(np.all(np.isfinite(state[k])) for k in state.files if state[k].dtype.kind == "f")
 
 
 def test_average_of_the_last_checkpoints(tmp_path, capsys):

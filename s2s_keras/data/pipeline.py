@@ -12,7 +12,7 @@ with `dataset.apply(step)` (as in OpenNMT-tf's `opennmt/data/dataset.py`).
     -> limit_length            over-long pairs dropped or truncated, counted
     -> report_counts           one stderr line per pass when anything was lost
     -> add_start_end           target -> [START] target [END]
-    -> unbatch_pairs -> [shuffle]
+    -> unbatch_pairs -> [shuffle]    (per epoch from (seed, epoch) with an `EpochOrder`)
     -> batch_by_length         length buckets, fixed batch size or token budget, padded with 0
     -> to_model_inputs         ({"source", "target_in"}, target_out)
     -> prefetch(AUTOTUNE)
@@ -152,7 +152,7 @@ def model_length(source, target):
 
 
 def batch_by_length(max_length, batch_size=None, tokens_per_batch=None, bucket_boundaries=None,
-                    drop_remainder=False):
+                    drop_remainder=False, batch_multiple=1):
     """Step: groups pairs of similar length into batches padded with 0.
 
     A pair's length is `model_length` (the longer of the source and
@@ -168,6 +168,8 @@ def batch_by_length(max_length, batch_size=None, tokens_per_batch=None, bucket_b
         bucket_boundaries: increasing lengths (default `default_bucket_boundaries`);
             `[]` disables bucketing.
         drop_remainder: drop each bucket's last, smaller batch.
+        batch_multiple: round each bucket's batch size down to a multiple of
+            this (the number of replicas, so that batches split evenly).
     """
     if (batch_size is None) == (tokens_per_batch is None):
         raise ValueError(
@@ -193,6 +195,11 @@ def batch_by_length(max_length, batch_size=None, tokens_per_batch=None, bucket_b
             )
         longest = [b - 1 for b in bucket_boundaries] + [max_length]  # the longest pair of each bucket
         batch_sizes = [tokens_per_batch // length for length in longest]
+    if batch_multiple > 1:
+        if min(batch_sizes) < batch_multiple:
+            raise ValueError(f"A batch must hold at least one pair per replica ({batch_multiple}); raise "
+                             f"`tokens_per_batch` or `batch_size`. Received: batch sizes {batch_sizes}")
+        batch_sizes = [size - size % batch_multiple for size in batch_sizes]
 
     return lambda dataset: dataset.bucket_by_sequence_length(
         model_length, bucket_boundaries, batch_sizes, padding_values=(PAD_ID, PAD_ID), drop_remainder=drop_remainder,
@@ -221,7 +228,8 @@ def _max_lengths(max_length):
 
 def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None, tokens_per_batch=None,
                  max_length=128, length_policy="drop", shuffle=True, shuffle_buffer_size=100_000, seed=None,
-                 cache=False, bucket_boundaries=None, drop_remainder=False, stats=None, log=True, name="train"):
+                 cache=False, bucket_boundaries=None, drop_remainder=False, stats=None, log=True, name="train",
+                 order=None, batch_multiple=1):
     """The model's batches `({"source", "target_in"}, target_out)` from text pairs.
 
     Args:
@@ -245,6 +253,12 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
             the result as `dataset.pipeline_stats`).
         log: print a line at the end of each pass that skipped, dropped or truncated pairs.
         name: a label for that line, e.g. "train" or "validation".
+        order: an `EpochOrder`: each pass is then shuffled from `(seed, epoch)`
+            alone and may skip its first batches, so a resumed run continues
+            with exactly the batches it had not seen (`seed` is then the order's).
+        batch_multiple: the number of replicas a batch is split between
+            (`tf.distribute`): full batches are rounded down to multiples of it,
+            so they split evenly (a bucket's last batch of a pass may not).
 
     Returns:
         A `tf.data.Dataset` of `({"source": int32 (batch, src_len), "target_in": int32 (batch, tgt_len)},
@@ -281,16 +295,26 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
         .apply(add_start_end())
         .apply(unbatch_pairs())
     )
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-    if longest is None:
-        if bucket_boundaries:
-            raise ValueError("`bucket_boundaries` need `max_length`. Received: max_length=None")
-        dataset = dataset.padded_batch(batch_size, padding_values=(PAD_ID, PAD_ID), drop_remainder=drop_remainder)
+    def make_batches(pairs):
+        if longest is None:
+            batches = pairs.padded_batch(batch_size - batch_size % batch_multiple, padding_values=(PAD_ID, PAD_ID),
+                                         drop_remainder=drop_remainder)
+        else:
+            batches = pairs.apply(batch_by_length(longest, batch_size, tokens_per_batch, bucket_boundaries,
+                                                  drop_remainder, batch_multiple))
+        return batches
+
+    if longest is None and bucket_boundaries:
+        raise ValueError("`bucket_boundaries` need `max_length`. Received: max_length=None")
+    if not isinstance(batch_multiple, int) or batch_multiple < 1 or (batch_size or batch_multiple) < batch_multiple:
+        raise ValueError(f"`batch_multiple` must be a positive int no larger than the batch size. "
+                         f"Received: batch_multiple={batch_multiple}, batch_size={batch_size}")
+    if order is not None:
+        dataset = order.apply(dataset, make_batches, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size)
     else:
-        dataset = dataset.apply(
-            batch_by_length(longest, batch_size, tokens_per_batch, bucket_boundaries, drop_remainder)
-        )
+        if shuffle:
+            dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+        dataset = make_batches(dataset)
     dataset = dataset.apply(to_model_inputs()).prefetch(tf.data.AUTOTUNE)
     dataset.pipeline_stats = stats
     return dataset

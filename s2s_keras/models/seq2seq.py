@@ -1,6 +1,7 @@
 """The encoder–decoder model: a functional Keras model plus the inference contract."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from s2s_keras.data.tokens import PAD_ID
@@ -39,10 +40,27 @@ class Seq2SeqModel(keras.Model):
         object.__setattr__(self, "_scheduled_sampling", probability)
         self.train_function = None  # retrace the training step with (or without) mixing
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras builds a distributed model's metrics from its first batch, averaged over the replicas
+        # with `strategy.reduce("MEAN", batch)`. That fails when the replicas' batches differ in size
+        # and, under MultiWorkerMirroredStrategy, for any dict of inputs. Only shapes matter here:
+        # use the first local replica's batch instead.
+        strategy = getattr(self, "_distribute_strategy", None)
+        if iterator is not None and strategy is not None:
+            for _, _, batches in iterator:
+                batch = next(batches)
+                data_batch = tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], batch)
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def train_step(self, data):
         if self._scheduled_sampling is not None:
             data = mix_predictions(self, data, self._scheduled_sampling)
-        return super().train_step(data)
+        return _rank_one_logs_for_multi_worker(super().train_step(data))
+
+    def test_step(self, data):
+        return _rank_one_logs_for_multi_worker(super().test_step(data))
 
     def _embed_target(self, token_ids, step):
         embedding = self.get_layer(TARGET_EMBEDDING)
@@ -84,6 +102,19 @@ class Seq2SeqModel(keras.Model):
         embedded = self.get_layer(TARGET_EMBEDDING)(ops.convert_to_tensor(target_in, dtype="int32"))
         _, weights = self.get_layer(DECODER)(embedded, encoder_result, source_mask=source_mask, return_attention=True)
         return weights
+
+
+def _rank_one_logs_for_multi_worker(logs):
+    """Under MultiWorkerMirroredStrategy, logs as shape (1,) tensors, for Keras to average them.
+
+    Keras 3 averages each log over the workers with `strategy.reduce("MEAN", value, axis=0)`,
+    which fails on the scalars that metrics return (tensorflow/tensorflow#72388); a leading
+    axis of 1 makes the same reduction give the scalar mean.
+    """
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, [1]) if tf.is_tensor(value) and value.shape.rank == 0 else value
+            for name, value in logs.items()}
 
 
 def assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name):

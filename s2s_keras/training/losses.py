@@ -1,6 +1,7 @@
 """Masked sequence losses: padding (id 0) never counts."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from s2s_keras.data.tokens import PAD_ID
@@ -26,6 +27,9 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
 
     Returns:
         A scalar: the (weighted) mean loss over real tokens (0 if there are none).
+        Under a `tf.distribute` strategy each replica divides its sum by the
+        token count of the whole global batch, so the gradients the replicas
+        add up are exactly those of the global batch on one device.
 
     Example:
     >>> model.compile(optimizer="adam", loss=MaskedSparseCategoricalCrossentropy(label_smoothing=0.1))
@@ -58,13 +62,21 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
                     sample_weight = ops.expand_dims(sample_weight, -1)
                 mask = mask * sample_weight
             losses = self.token_losses(y_true, y_pred) * mask
-            return ops.divide_no_nan(ops.sum(losses), ops.sum(mask))
+            return ops.divide_no_nan(ops.sum(losses), _global_sum(ops.sum(mask)))
 
     def call(self, y_true, y_pred):
         return self.token_losses(y_true, y_pred)
 
     def get_config(self):
         return {"name": self.name, "label_smoothing": self.label_smoothing, "pad_id": self.pad_id}
+
+
+def _global_sum(value):
+    """`value` summed over the replicas in sync (itself outside a distribution strategy)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return tf.stop_gradient(context.all_reduce("SUM", value))
 
 
 def masked_loss(label_smoothing=0.0):

@@ -5,20 +5,23 @@ needs to resume and to be used afterwards:
 
     OUTPUT/run.json            the run's settings (a later call must match them)
     OUTPUT/tokenizers/source/  OUTPUT/tokenizers/target/
-    OUTPUT/backup/             Keras BackupAndRestore state while training
+    OUTPUT/backup/             the full training state while training (`ResumableBackup`)
     OUTPUT/checkpoints/        the weights of the last epochs (for `s2s-keras average`)
     OUTPUT/model.keras         the trained model (replaced atomically)
     OUTPUT/history.json        per-epoch logs of every call, appended
 """
 
+import contextlib
 import dataclasses
 import json
 import os
 import time
 
 import keras
+import tensorflow as tf
 
 from s2s_keras.data import (
+    EpochOrder,
     build_tokenizers,
     load_parallel_text,
     load_tfds,
@@ -29,9 +32,12 @@ from s2s_keras.data import (
 )
 from s2s_keras.models import REGISTRY, build_model
 from s2s_keras.training.averaging import average_checkpoints
+from s2s_keras.training.backup import ResumableBackup
 from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, epoch_checkpoints
 from s2s_keras.training.losses import masked_loss
+from s2s_keras.training.distribute import distribute_options, is_chief, make_strategy
 from s2s_keras.training.metrics import MaskedAccuracy
+from s2s_keras.training.schedules import NoamSchedule
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
@@ -60,13 +66,21 @@ class TrainSettings:
         time_budget: stop after this many minutes of training (all calls together).
         batch_size / tokens_per_batch: batching (a token budget by default).
         max_length: most tokens per side; longer pairs are dropped (and counted).
-        learning_rate: Adam's learning rate.
+        learning_rate: Adam's learning rate (the peak one with `warmup_steps`).
+        warmup_steps: if set, a linear warm-up over this many steps to
+            `learning_rate`, then inverse square-root decay (`NoamSchedule`).
         label_smoothing: of the masked cross-entropy.
         overrides: model builder overrides.
         seed: seeds weights and data order.
         task_size: pairs generated for "task:" data (validation: a tenth, another seed).
         jit_compile: compile the training step with XLA.
         keep_checkpoints: epoch checkpoints kept for averaging.
+        save_every: also back up the training state every this many batches
+            (default: at the end of each epoch only). Either way a killed run
+            resumes exactly where its last backup was taken.
+        strategy: None, "mirrored" or "multi-worker" (see `training.distribute`).
+        deterministic: deterministic ops (`tf.config.experimental.enable_op_determinism`),
+            so a resumed run ends bit-identical to an uninterrupted one.
     """
 
     model: str
@@ -84,12 +98,16 @@ class TrainSettings:
     tokens_per_batch: int = 4096
     max_length: int = 100
     learning_rate: float = 1e-3
+    warmup_steps: int = None
     label_smoothing: float = 0.1
     overrides: dict = dataclasses.field(default_factory=dict)
     seed: int = 0
     task_size: int = 20000
     jit_compile: bool = False
     keep_checkpoints: int = 5
+    save_every: int = None
+    strategy: str = None
+    deterministic: bool = False
 
 
 def open_source(spec, columns=(0, 1), tfds_keys=None, split="train", task_size=20000, seed=0):
@@ -115,10 +133,10 @@ class TimeBudget(keras.callbacks.Callback):
     The time used is kept in `path`, so a resumed run continues the same budget.
     """
 
-    def __init__(self, minutes, path):
+    def __init__(self, minutes, path, write=True):
         super().__init__()
         self.seconds = minutes * 60.0
-        self.path = path
+        self.path, self.write = path, write
         self.used = 0.0
         if os.path.exists(path):
             with open(path) as f:
@@ -133,13 +151,20 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.used += time.time() - self.started
-        with open(self.path, "w") as f:
-            json.dump({"seconds": self.used}, f)
+        if self.write:
+            with open(self.path, "w") as f:
+                json.dump({"seconds": self.used}, f)
         if self.used >= self.seconds:
             self.model.stop_training = True
 
 
-def _check_run_file(settings):
+def _learning_rate(settings):
+    if settings.warmup_steps:
+        return NoamSchedule.with_peak(settings.learning_rate, settings.warmup_steps)
+    return settings.learning_rate
+
+
+def _check_run_file(settings, write=True):
     path = os.path.join(settings.output, RUN_FILE)
     current = json.loads(json.dumps(dataclasses.asdict(settings)))  # tuples -> lists
     if os.path.exists(path):
@@ -149,17 +174,21 @@ def _check_run_file(settings):
         if changed:
             raise ValueError(f"{settings.output!r} holds another run (different {', '.join(changed)}); "
                              "use a new --output folder, nothing was changed.")
+    if not write:
+        return
     with open(path, "w") as f:
         json.dump(current, f, indent=2)
 
 
-def _tokenizers(settings, train_source):
+def _tokenizers(settings, train_source, write=True):
     folder = os.path.join(settings.output, "tokenizers")
     if os.path.exists(os.path.join(folder, "target")):
         return load_tokenizer(os.path.join(folder, "source")), load_tokenizer(os.path.join(folder, "target"))
     source_tokenizer, target_tokenizer = build_tokenizers(
         train_source, kind=settings.tokenizer, vocab_size=settings.vocab_size, lower=settings.lower
     )
+    if not write:  # a non-chief worker: the chief saves the same (deterministic) vocabularies
+        return source_tokenizer, target_tokenizer
     staging = folder + ".partial"
     source_tokenizer.save(os.path.join(staging, "source"))
     target_tokenizer.save(os.path.join(staging, "target"))
@@ -189,21 +218,31 @@ def train(settings, callbacks=()):
         epochs (empty for a finished run).
     """
     REGISTRY.get(settings.model)  # an unknown name fails before anything is written
+    if settings.strategy == "multi-worker" and settings.time_budget is not None:
+        raise ValueError("--time-budget cannot be used with the multi-worker strategy: workers would stop at "
+                         "different steps. Use --epochs.")
+    strategy = make_strategy(settings.strategy)
+    chief = is_chief(strategy)
+    if settings.deterministic:
+        tf.config.experimental.enable_op_determinism()
     train_source = open_source(settings.data, settings.columns, settings.tfds_keys, "train",
                                settings.task_size, settings.seed)
     os.makedirs(settings.output, exist_ok=True)
-    _check_run_file(settings)
+    _check_run_file(settings, write=chief)
     backup = os.path.join(settings.output, "backup")
     if os.path.exists(os.path.join(settings.output, MODEL_FILE)) and not os.path.exists(backup):
         print(f"{settings.output!r} is a finished run; loading it (use a new --output to train again).")
         return (*load_run(settings.output), {})
     keras.utils.set_random_seed(settings.seed)
-    source_tokenizer, target_tokenizer = _tokenizers(settings, train_source)
+    source_tokenizer, target_tokenizer = _tokenizers(settings, train_source, write=chief)
     batching = dict(batch_size=settings.batch_size,
                     tokens_per_batch=None if settings.batch_size else settings.tokens_per_batch,
-                    max_length=settings.max_length)
+                    max_length=settings.max_length,
+                    batch_multiple=strategy.num_replicas_in_sync if strategy else 1)
+    order = EpochOrder(settings.seed)
     train_ds = make_dataset(train_source, source_tokenizer, target_tokenizer, shuffle=True, seed=settings.seed,
-                            name="train", **batching)
+                            name="train", order=order, **batching)
+    train_ds = distribute_options(train_ds, strategy)
     valid_ds = None
     if settings.valid or settings.data.startswith("task:"):
         valid_spec = settings.valid or settings.data
@@ -211,25 +250,31 @@ def train(settings, callbacks=()):
                                    max(settings.task_size // 10, 1), settings.seed + 1)
         valid_ds = make_dataset(valid_source, source_tokenizer, target_tokenizer, shuffle=False,
                                 name="validation", **batching)
+        valid_ds = distribute_options(valid_ds, strategy)
 
-    model = build_model(settings.model, source_vocab_size=source_tokenizer.vocab_size,
-                        target_vocab_size=target_tokenizer.vocab_size, **settings.overrides)
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
-                  loss=masked_loss(label_smoothing=settings.label_smoothing),
-                  metrics=[MaskedAccuracy()], jit_compile=settings.jit_compile)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = build_model(settings.model, source_vocab_size=source_tokenizer.vocab_size,
+                            target_vocab_size=target_tokenizer.vocab_size, **settings.overrides)
+        model.compile(optimizer=keras.optimizers.Adam(_learning_rate(settings)),
+                      loss=masked_loss(label_smoothing=settings.label_smoothing),
+                      metrics=[MaskedAccuracy()], jit_compile=settings.jit_compile)
     checkpoints = os.path.join(settings.output, "checkpoints")
-    all_callbacks = [
+    all_callbacks = [  # StopOnNaN first: it raises before anything can save a broken state
         StopOnNaN(hint=f"The last good state is kept in {backup!r} and {checkpoints!r}: lower the learning rate "
                        "and run the same command to resume from it."),
-        keras.callbacks.BackupAndRestore(backup),
-        EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints),
+        ResumableBackup(backup, order, save_freq=settings.save_every or "epoch", is_chief=chief),
     ]
+    if chief:
+        all_callbacks.append(EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints))
     if settings.time_budget is not None:
-        all_callbacks.append(TimeBudget(settings.time_budget, os.path.join(settings.output, "time_used.json")))
+        all_callbacks.append(TimeBudget(settings.time_budget, os.path.join(settings.output, "time_used.json"),
+                                        write=chief))
     history = model.fit(train_ds, validation_data=valid_ds, epochs=settings.epochs,
                         callbacks=all_callbacks + list(callbacks))
-    save_model_atomically(model, os.path.join(settings.output, MODEL_FILE))
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
+    if not chief:
+        return model, source_tokenizer, target_tokenizer, logs
+    save_model_atomically(model, os.path.join(settings.output, MODEL_FILE))
     history_path = os.path.join(settings.output, "history.json")
     previous = []
     if os.path.exists(history_path):

@@ -33,6 +33,18 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
             raise ValueError(f"`scale` must be positive. Received: scale={scale!r}")
         self.scale = float(scale)
 
+    @classmethod
+    def with_peak(cls, learning_rate, warmup_steps):
+        """The schedule that warms up to `learning_rate` at `warmup_steps`, whatever the model size.
+
+        Example:
+        >>> NoamSchedule.with_peak(1e-3, warmup_steps=1000)(999)  # 0.001
+        """
+        if not float(learning_rate) > 0:
+            raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}")
+        warmup_steps = check_positive_int("warmup_steps", warmup_steps)
+        return cls(d_model=1, warmup_steps=warmup_steps, scale=float(learning_rate) * warmup_steps**0.5)
+
     def __call__(self, step):
         n = ops.cast(step, "float32") + 1.0
         decay = ops.minimum(ops.rsqrt(n), n * self.warmup_steps**-1.5)

@@ -1,0 +1,135 @@
+"""`ResumableBackup`: Keras's BackupAndRestore, extended so a killed run resumes exactly.
+
+Keras's `BackupAndRestore` keeps the weights and the epoch number: a run killed
+in the middle of an epoch restarts that epoch with a fresh optimizer, and with
+`tf.data`'s per-process reshuffling it sees another data order. This subclass
+keeps everything the next step depends on, in one file written atomically:
+
+    BACKUP_DIR/state.npz
+        model/0000 ...   every model variable (weights, and the dropout seed generators' states)
+        optimizer/0000   every optimizer variable (iterations, moments, loss scale)
+        position         [epoch, batches of that epoch already trained]
+
+and drives an `EpochOrder`, so the resumed run trains on exactly the batches
+it had not trained on, in the same order. With deterministic ops, a run killed
+with SIGKILL at any moment and started again ends with the same weights as an
+uninterrupted run (tests/training/test_resume.py).
+
+Under a multi-worker strategy only the chief writes; every worker reads.
+"""
+
+import os
+
+import keras
+import numpy as np
+
+STATE_FILE = "state.npz"
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """Backs up the full training state every `save_freq` batches or epoch; restores it on start.
+
+    Args:
+        backup_dir: the folder of the backup (deleted when training ends normally).
+        order: the training dataset's `EpochOrder` (None: the data order is not resumed).
+        save_freq: "epoch", or save every this many batches as well.
+        is_chief: whether this process writes the backup (False on non-chief workers).
+
+    Example:
+    >>> order = EpochOrder(seed=0)
+    >>> train_ds = make_dataset(pairs, src_tok, tgt_tok, tokens_per_batch=4096, order=order)
+    >>> model.fit(train_ds, epochs=10, callbacks=[ResumableBackup("run/backup", order, save_freq=500)])
+    """
+
+    def __init__(self, backup_dir, order=None, save_freq="epoch", is_chief=True):
+        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=False, delete_checkpoint=True)
+        if isinstance(save_freq, int) and save_freq <= 0:
+            raise ValueError(f"`save_freq` must be 'epoch' or a positive integer. Received: save_freq={save_freq}")
+        self.order = order
+        self.is_chief = is_chief
+        self.state_path = os.path.join(backup_dir, STATE_FILE)
+        self._epoch = 0
+        self._skipped = 0  # batches of the current epoch trained before this process resumed it
+        self._batches_done = 0  # batches of the current epoch trained in total
+
+    # --- restoring ---------------------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        epoch, skipped = 0, 0
+        if os.path.exists(self.state_path):
+            epoch, skipped = self._restore()
+            self.model._initial_epoch = epoch
+        self._epoch, self._skipped = epoch, skipped
+        if self.order is not None:
+            self.order.start(epoch, skipped)
+
+    def _restore(self):
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        try:
+            with np.load(self.state_path) as state:
+                self._assign(self.model.variables, state, "model")
+                if optimizer is not None:
+                    self._assign(optimizer.variables, state, "optimizer")
+                epoch, skipped = (int(x) for x in state["position"])
+        except (OSError, ValueError, KeyError) as error:
+            raise ValueError(
+                f"The training backup {self.state_path!r} cannot be restored ({error}). It belongs to another "
+                "model or is damaged; move it away to train from the start."
+            ) from error
+        print(f"Resuming from the backup: epoch {epoch + 1}, after {skipped} batches of it.")
+        return epoch, skipped
+
+    def _assign(self, variables, state, prefix):
+        saved = sorted(k for k in state.files if k.startswith(prefix + "/"))
+        if len(saved) != len(variables):
+            raise ValueError(f"{len(saved)} {prefix} variables saved, {len(variables)} expected")
+        for variable, key in zip(variables, saved):
+            value = state[key]
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(f"{variable.path} has shape {tuple(variable.shape)}, the backup {value.shape}")
+            variable.assign(value)
+
+    # --- saving ------------------------------------------------------------------------------
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch != self._epoch:  # a new epoch (not the resumed one): from its start
+            self._skipped = 0
+        self._epoch = epoch
+        self._batches_done = self._skipped
+        if self.order is not None:
+            self.order.start(epoch, self._skipped)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches_done = self._skipped + batch + 1
+        if self.save_freq != "epoch" and self._should_save_on_batch(batch):
+            self._save(self._epoch, self._batches_done)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_batch_seen = 0
+        self._skipped = 0
+        if self.model.stop_training:  # stopped within the epoch (time budget): resume where it stopped
+            self._save(epoch, self._batches_done)
+        else:
+            self._save(epoch + 1, 0)
+        self._epoch = epoch + 1
+
+    def _save(self, epoch, batches_done):
+        if not self.is_chief:
+            return
+        os.makedirs(self.backup_dir, exist_ok=True)
+        arrays = {f"model/{i:04d}": np.asarray(v) for i, v in enumerate(self.model.variables)}
+        if self.model.optimizer is not None:
+            arrays.update({f"optimizer/{i:04d}": np.asarray(v) for i, v in enumerate(self.model.optimizer.variables)})
+        arrays["position"] = np.array([epoch, batches_done], np.int64)
+        partial = self.state_path + ".partial.npz"
+        with open(partial, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, self.state_path)
+
+    def on_train_end(self, logs=None):
+        if self.is_chief:
+            super().on_train_end(logs)

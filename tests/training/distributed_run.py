@@ -1,0 +1,91 @@
+"""Runs one training process for the distribution tests and prints a JSON line of results.
+
+    python distributed_run.py mirrored OUTPUT          # 2 logical CPU devices, every registered model
+    python distributed_run.py single OUTPUT MODEL      # one device, the reference run
+    python distributed_run.py multi-worker OUTPUT MODEL   # one worker; the cluster comes from TF_CONFIG
+"""
+
+import contextlib
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+keras.config.disable_traceback_filtering()
+import tensorflow as tf  # noqa: E402
+
+STEPS_DATA = dict(data="task:reverse", tokenizer="char", task_size=320, batch_size=32, epochs=1, seed=1)
+TINY = {"units": 16, "embedding_dim": 8}
+
+
+def _settings(model, output, strategy, **extra):
+    from s2s_keras.training.run import TrainSettings
+
+    overrides = {"dropout": 0.0} if model.startswith("transformer") else {**TINY, "dropout": 0.0}
+    return TrainSettings(model=model, output=output, strategy=strategy, overrides=overrides,
+                         deterministic=True, **{**STEPS_DATA, **extra})
+
+
+def _loss_on_first_batch(model, source_tokenizer, target_tokenizer):
+    """The model's masked loss on a fixed batch, the same in every process."""
+    from s2s_keras.data import make_dataset, task_source
+    from s2s_keras.training.losses import masked_loss
+
+    batch = make_dataset(task_source("reverse", 64, seed=7), source_tokenizer, target_tokenizer, batch_size=64,
+                         max_length=100, shuffle=False, log=False)
+    inputs, target_out = next(iter(batch))
+    return float(masked_loss()(target_out, model(inputs, training=False)))
+
+
+def _every_model_under_mirrored(names, eager=True):
+    """Builds, compiles and fits each model for 2 steps under MirroredStrategy.
+
+    Returns the replicas and, per model, the loss of 2 steps under the strategy and
+    on one device, from the same initial weights.
+    """
+    from s2s_keras.models import build_model, list_models
+    from s2s_keras.training.distribute import make_strategy
+    from s2s_keras.training.losses import masked_loss
+
+    strategy = make_strategy("mirrored")
+    rng = np.random.default_rng(0)
+    source = rng.integers(1, 20, (8, 7)).astype("int32")
+    target = rng.integers(3, 20, (8, 6)).astype("int32")
+    source[:, 5:] = 0  # padding
+    target[:4, 4:] = 0
+    dataset = tf.data.Dataset.from_tensor_slices(({"source": source, "target_in": target}, target)).batch(4)
+    results = {"replicas": strategy.num_replicas_in_sync}
+    for name in names or list_models():
+        overrides = {"dropout": 0.0} if name.startswith("transformer") else {**TINY, "dropout": 0.0}
+        losses = {}
+        for label, scope in (("mirrored", strategy.scope()), ("one_device", contextlib.nullcontext())):
+            keras.utils.set_random_seed(0)  # the same initial weights for both
+            with scope:
+                model = build_model(name, source_vocab_size=20, target_vocab_size=20, **overrides)
+                model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=masked_loss(), run_eagerly=eager)
+            losses[label] = model.fit(dataset, epochs=1, verbose=0).history["loss"]
+        results[name] = losses
+    return results
+
+
+def main():
+    mode, output = sys.argv[1], sys.argv[2]
+    from s2s_keras.training.run import train
+
+    if mode == "mirrored":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        print("RESULT " + json.dumps(_every_model_under_mirrored(sys.argv[3:])))
+        return
+    name = sys.argv[3]
+    model, src, tgt, logs = train(_settings(name, output, None if mode == "single" else mode))
+    weights = [np.asarray(w) for w in model.weights]
+    print("RESULT " + json.dumps({"loss": _loss_on_first_batch(model, src, tgt), "train_loss": logs["loss"],
+                                  "weight_norm": float(sum(np.sum(w.astype("float64") ** 2) for w in weights))}))
+
+
+if __name__ == "__main__":
+    main()
