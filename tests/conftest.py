@@ -11,3 +11,8 @@ import pytest  # noqa: E402
 def _seed():
     keras.utils.set_random_seed(1234)
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Runs the slow tests first, so `pytest -n 2` does not end with one worker on a long test."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)  # stable: keeps file order

@@ -16,7 +16,7 @@ from s2s_keras.data.char_tokenizer import CharTokenizer
 from s2s_keras.training.backup import ResumableBackup
 
 TRAIN = [sys.executable, "-m", "s2s_keras.cli", "train", "gru_attention", "--data", "task:reverse",
-         "--tokenizer", "char", "--task-size", "1200", "--batch-size", "16", "--epochs", "3",
+         "--tokenizer", "char", "--task-size", "800", "--batch-size", "16", "--epochs", "2",
          "--set", "units=32", "--set", "embedding_dim=16", "--save-every", "4", "--deterministic"]
 
 
@@ -91,6 +91,7 @@ def _final_weights(output):
     return [np.asarray(v) for v in model.weights]  # the seed generators restart on loading
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_epoch_ends_identical_to_an_uninterrupted_one(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     whole, killed = str(tmp_path / "whole"), str(tmp_path / "killed")
