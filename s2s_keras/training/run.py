@@ -34,8 +34,8 @@ from s2s_keras.models import REGISTRY, build_model
 from s2s_keras.training.averaging import average_checkpoints
 from s2s_keras.training.backup import ResumableBackup
 from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, epoch_checkpoints
-from s2s_keras.training.losses import masked_loss
 from s2s_keras.training.distribute import distribute_options, is_chief, make_strategy
+from s2s_keras.training.losses import masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy
 from s2s_keras.training.schedules import NoamSchedule
 
