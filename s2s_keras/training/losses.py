@@ -44,14 +44,21 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         self.pad_id = int(pad_id)
 
     def token_losses(self, y_true, y_pred):
-        """Per-token losses `(batch, tgt_len)` (not yet masked)."""
+        """Per-token losses `(batch, tgt_len)` (not yet masked).
+
+        One fused TensorFlow op computes the softmax, the loss and its gradient
+        (as OpenNMT-tf does): gathering `log p_y` with `take_along_axis` made its
+        gradient a scatter into the whole `(batch, tgt_len, vocab)` tensor, a
+        third of a `transformer_small` training step on CPU.
+        """
         y_true = ops.cast(y_true, "int32")
-        log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)  # (batch, tgt_len, vocab)
-        true_log_probs = ops.take_along_axis(log_probs, ops.expand_dims(y_true, -1), axis=-1)[..., 0]
+        logits = ops.cast(y_pred, "float32")  # (batch, tgt_len, vocab)
         if self.label_smoothing == 0.0:
-            return -true_log_probs
-        smooth = ops.mean(log_probs, axis=-1)
-        return -(1.0 - self.label_smoothing) * true_log_probs - self.label_smoothing * smooth
+            return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=logits)
+        vocab = ops.shape(logits)[-1]
+        off = self.label_smoothing / ops.cast(vocab, "float32")
+        targets = tf.one_hot(y_true, vocab, on_value=1.0 - self.label_smoothing + off, off_value=off)
+        return tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=logits)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         with keras.name_scope(self.name):

@@ -35,6 +35,21 @@ def test_label_smoothing_matches_the_formula():
     np.testing.assert_allclose(float(masked_loss(label_smoothing=eps)(Y_TRUE, LOGITS)), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_gradient_is_softmax_minus_the_smoothed_target_over_real_tokens(eps):
+    import tensorflow as tf
+
+    logits = tf.constant(LOGITS)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        loss = masked_loss(label_smoothing=eps)(Y_TRUE, logits)
+    probs = np.exp(log_softmax(LOGITS))
+    target = np.eye(LOGITS.shape[-1])[Y_TRUE] * (1 - eps) + eps / LOGITS.shape[-1]
+    mask = (Y_TRUE != 0)[..., None]
+    expected = (probs - target) * mask / mask.sum()
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, logits)), expected, atol=1e-6)
+
+
 def test_all_padding_gives_zero_not_nan():
     assert float(masked_loss()(np.zeros((1, 3), "int32"), LOGITS[:1, :3])) == 0.0
 
