@@ -31,17 +31,18 @@ CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Adds up the seconds spent in training steps (not validation or callbacks)."""
+    """Adds up the seconds spent in training steps (not validation or callbacks) and counts the steps."""
 
     def __init__(self):
         super().__init__()
-        self.seconds = 0.0
+        self.seconds, self.steps = 0.0, 0
 
     def on_train_batch_begin(self, batch, logs=None):
         self.started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self.seconds += time.perf_counter() - self.started
+        self.steps += 1
 
 
 def test_set(limit=None):
@@ -64,6 +65,8 @@ def main():
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--tokens-per-batch", type=int, default=4096)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--warmup-steps", type=int, default=None,
+                        help="linear warm-up to --learning-rate, then inverse square root decay")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model overrides")
     parser.add_argument("--test-limit", type=int, default=None, help="score only the first N test sources")
@@ -78,16 +81,17 @@ def main():
         model=args.model, data=os.path.join(CORPUS, "train.tsv"), valid=os.path.join(CORPUS, "valid.tsv"),
         output=args.output or f"runs/quality-{args.model}", columns=(1, 0), tokenizer=args.tokenizer,
         vocab_size=args.vocab_size, epochs=1000, time_budget=args.budget, tokens_per_batch=args.tokens_per_batch,
-        max_length=64, learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
+        max_length=64, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
+        label_smoothing=args.label_smoothing,
         overrides=overrides, jit_compile=args.jit_compile,
     )
     timer = StepTimer()
     started = time.time()
     model, source_tokenizer, target_tokenizer, logs = train(settings, callbacks=[timer])
     wall = time.time() - started
-    train_tokens = _tokens_per_epoch(settings, source_tokenizer, target_tokenizer)
-    epochs = len(logs.get("loss", []))
-    tokens_per_s = train_tokens * epochs / timer.seconds if timer.seconds else float("nan")
+    epoch_tokens, epoch_steps = _tokens_per_epoch(settings, source_tokenizer, target_tokenizer)
+    epochs = timer.steps / epoch_steps  # the last epoch is usually partial
+    tokens_per_s = epoch_tokens * epochs / timer.seconds if timer.seconds else float("nan")
 
     sources, references = test_set(args.test_limit)
     rows = {}
@@ -99,24 +103,26 @@ def main():
         print(f"{label}: {result.summary()}")
         for source, hypothesis, refs in list(zip(sources, result.hypotheses, references))[:3]:
             print(f"  {source} -> {hypothesis}   (ref: {refs[0]})")
-    print(f"\ntrained {epochs} epochs in {wall / 60:.1f} min wall; about {tokens_per_s:,.0f} training tokens/s")
+    print(f"\ntrained {epochs:.2f} epochs ({timer.steps} steps of ~{settings.tokens_per_batch} padded tokens) in "
+          f"{wall / 60:.1f} min wall; about {tokens_per_s:,.0f} training tokens/s (source + target, non-padding)")
     print("| model | budget | epochs | BLEU greedy | BLEU beam 5 | chrF beam 5 | train tokens/s |")
-    print(f"| {args.model} | {args.budget:g} min | {epochs} | {rows['greedy'].bleu:.1f} | {rows['beam 5'].bleu:.1f} | "
+    print(f"| {args.model} | {args.budget:g} min | {epochs:.1f} | {rows['greedy'].bleu:.1f} | {rows['beam 5'].bleu:.1f} | "
           f"{rows['beam 5'].chrf:.1f} | {tokens_per_s:,.0f} |")
 
 
 def _tokens_per_epoch(settings, source_tokenizer, target_tokenizer):
-    """Non-padding source + target_out tokens in one pass over the training batches."""
+    """Non-padding source + target_out tokens, and batches, in one pass over the training data."""
     from s2s_keras.data import make_dataset
     from s2s_keras.training.run import open_source
 
     dataset = make_dataset(open_source(settings.data, settings.columns), source_tokenizer, target_tokenizer,
                            tokens_per_batch=settings.tokens_per_batch, max_length=settings.max_length,
                            shuffle=False, log=False)
-    total = 0
+    total = steps = 0
     for inputs, target_out in dataset:
         total += int((inputs["source"] != 0).numpy().sum() + (target_out != 0).numpy().sum())
-    return total
+        steps += 1
+    return total, steps
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ float32 / `mixed_bfloat16` and with or without `jit_compile`.
   ~9 per sentence) and hashed into ids 4..7999. Tokens per second count the
   non-padding source and target tokens (target with `[END]`), as OpenNMT-tf
   counts them.
-- Batches: sentences bucketed by length (padded lengths 8, 12, 16, 24, 32, 48,
-  64), `batch_size * padded_length ≈ --tokens-per-batch` (OpenNMT-tf's
-  "tokens" batches), so XLA compiles one program per bucket, all during warm-up.
+- Batches: sentences bucketed by length (buckets 8, 12, 16, 24, 32, 48, 64),
+  `batch_size * bucket ≈ --tokens-per-batch` (OpenNMT-tf's "tokens" batches).
+  Without XLA each side is padded to the batch's longest sentence, as
+  `make_dataset` and OpenNMT-tf pad; with `jit_compile` both sides are padded
+  to the bucket, so XLA compiles one program per bucket, all during warm-up.
 - MFU: model FLOPs of the real (non-padding) tokens, counted analytically
   (2 per multiply-add, backward = 2x forward: 6 per MAC), divided by the
   float32 matmul peak measured in the same run (`tf.linalg.matmul` 2048²).
@@ -70,7 +72,7 @@ def tokenize(sentence):
 
 
 def make_batches(path, tokens_per_batch, seed=0):
-    """Bucketed, padded batches `({"source", "target_in"}, target_out)` of the Spanish → English pairs."""
+    """Bucketed batches of Spanish → English pairs: `[(bucket, [(source_ids, target_ids), ...]), ...]`."""
     by_bucket = collections.defaultdict(list)
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -86,15 +88,29 @@ def make_batches(path, tokens_per_batch, seed=0):
         size = tokens_per_batch // bucket
         order = rng.permutation(len(pairs))
         for start in range(0, len(order) - size + 1, size):  # full batches only: one shape per bucket
-            chosen = [pairs[i] for i in order[start : start + size]]
-            source = np.zeros((size, bucket), "int32")
-            target = np.zeros((size, bucket + 1), "int32")
-            for row, (s, t) in enumerate(chosen):
-                source[row, : len(s)] = s
-                target[row, : len(t)] = t
-            batches.append(({"source": source, "target_in": target[:, :-1]}, target[:, 1:]))
+            batches.append((bucket, [pairs[i] for i in order[start : start + size]]))
     rng.shuffle(batches)
     return batches
+
+
+def padded(batches, to_bucket):
+    """`({"source", "target_in"}, target_out)` arrays of each batch.
+
+    With `to_bucket` both sides are padded to the bucket's length (static shapes, for XLA);
+    otherwise each side to its longest sentence in the batch, as `s2s_keras.data.make_dataset`
+    and OpenNMT-tf pad them.
+    """
+    arrays = []
+    for bucket, pairs in batches:
+        source_length = bucket if to_bucket else max(len(s) for s, _ in pairs)
+        target_length = bucket + 1 if to_bucket else max(len(t) for _, t in pairs)
+        source = np.zeros((len(pairs), source_length), "int32")
+        target = np.zeros((len(pairs), target_length), "int32")
+        for row, (s, t) in enumerate(pairs):
+            source[row, : len(s)] = s
+            target[row, : len(t)] = t
+        arrays.append(({"source": source, "target_in": target[:, :-1]}, target[:, 1:]))
+    return arrays
 
 
 def real_lengths(batch):
@@ -214,10 +230,15 @@ def compiled_model(config):
 
 
 def warm_up(model, batches):
-    """One step per distinct batch shape: tracing and XLA compilation happen here."""
+    """One step per distinct batch shape: tracing and XLA compilation happen here.
+
+    Without XLA, Keras's `tf.function` (`reduce_retracing`) turns shape-generic after a few shapes.
+    """
     seen = {}
     for batch in batches:
-        seen.setdefault(batch[0]["source"].shape, batch)
+        seen.setdefault((batch[0]["source"].shape, batch[1].shape), batch)
+    if not model.jit_compile:
+        seen = dict(list(seen.items())[:4])
     started = time.perf_counter()
     for x, y in seen.values():
         model.train_on_batch(x, y)
@@ -226,7 +247,7 @@ def warm_up(model, batches):
 
 def measure(config, batches, steps):
     kind, model = compiled_model(config)
-    timed = batches[:steps]
+    timed = padded(batches[:steps], to_bucket=model.jit_compile)
     warm_seconds = warm_up(model, timed)
     tokens = sum(int(sum(map(np.sum, real_lengths(b)))) for b in timed)
     macs = sum(model_macs(kind, b) for b in timed)
@@ -258,10 +279,11 @@ def profile(config, batches, steps=5, top=25):
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     _, model = compiled_model(config)
-    warm_up(model, batches[:steps])
+    timed = padded(batches[:steps], to_bucket=model.jit_compile)
+    warm_up(model, timed)
     logdir = tempfile.mkdtemp(prefix="s2s_profile_")
     tf.profiler.experimental.start(logdir)
-    for x, y in batches[:steps]:
+    for x, y in timed:
         model.train_on_batch(x, y)
     tf.profiler.experimental.stop()
     space = xplane_pb2.XSpace()
@@ -327,7 +349,7 @@ def main():
 
 def _macs_per_token(batches):
     """Average transformer_small forward MACs per real token over the corpus batches (for the peer's MFU)."""
-    sample = batches[:200]
+    sample = padded(batches[:200], to_bucket=False)
     return sum(model_macs("transformer_small", b) for b in sample) / sum(
         int(sum(map(np.sum, real_lengths(b)))) for b in sample
     )
