@@ -9,7 +9,10 @@ from s2s_keras.layers.masking import large_negative
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
 class HeadsProjection(keras.layers.EinsumDense):
-    """An `EinsumDense` that splits into heads (`btd,dhk->bthk`) or merges them (`bthk,hkd->btd`) with one matmul.
+    """An `EinsumDense` that splits into heads or merges them with one 2-D matmul.
+
+    For `btd,dhk->bthk` (split) and `bthk,hkd->btd` (merge), the two equations
+    `CachedMultiHeadAttention` uses.
 
     Keras's TensorFlow einsum runs these equations as a broadcast batch matmul
     whose kernel gradient is a per-example matmul and a sum: about 8x slower on
@@ -18,8 +21,13 @@ class HeadsProjection(keras.layers.EinsumDense):
     saved weights load either way. LoRA and quantization are not supported.
 
     Args:
-        equation: `"...d,dhk->...hk"` (split) or `"...hk,hkd->...d"` (merge).
+        equation: `"btd,dhk->bthk"` (split) or `"bthk,hkd->btd"` (merge).
         **kwargs: `EinsumDense` arguments.
+
+    Example:
+    >>> split = HeadsProjection("btd,dhk->bthk", output_shape=(None, 8, 32), bias_axes="hk")
+    >>> split(np.ones((2, 5, 256))).shape
+    TensorShape([2, 5, 8, 32])
     """
 
     def call(self, inputs, training=None):

@@ -2,7 +2,9 @@
 
     python distributed_run.py mirrored OUTPUT          # 2 logical CPU devices, every registered model
     python distributed_run.py single OUTPUT MODEL      # one device, the reference run
-    python distributed_run.py multi-worker OUTPUT MODEL   # one worker; the cluster comes from TF_CONFIG
+    python distributed_run.py multi-worker OUTPUT MODEL [--all-models]
+        # one worker; the cluster comes from TF_CONFIG. With --all-models it then also trains
+        # every registered model for one step under the same MultiWorkerMirroredStrategy.
 """
 
 import contextlib
@@ -40,31 +42,31 @@ def _loss_on_first_batch(model, source_tokenizer, target_tokenizer):
     return float(masked_loss()(target_out, model(inputs, training=False)))
 
 
-def _every_model_under_mirrored(names, eager=True):
-    """Builds, compiles and fits each model for 2 steps under MirroredStrategy.
+def _every_model_under(strategy, names=None, compared=COMPARED, batches=2, eager=True):
+    """Builds, compiles and fits each registered model on `batches` global batches of 4 under `strategy`.
 
-    Returns the replicas and, per model, the loss of 2 steps under the strategy and
-    on one device (the `COMPARED` ones), from the same initial weights.
+    Returns the replicas and, per model, the losses under the strategy and, for the
+    `compared` ones, on one device from the same initial weights.
     """
     from s2s_keras.models import build_model, list_models
-    from s2s_keras.training.distribute import make_strategy
+    from s2s_keras.training.distribute import distribute_options
     from s2s_keras.training.losses import masked_loss
 
-    strategy = make_strategy("mirrored")
     rng = np.random.default_rng(0)
     source = rng.integers(1, 20, (8, 7)).astype("int32")
     target = rng.integers(3, 20, (8, 6)).astype("int32")
     source[:, 5:] = 0  # padding
     target[:4, 4:] = 0
     dataset = tf.data.Dataset.from_tensor_slices(({"source": source, "target_in": target}, target)).batch(4)
+    dataset = distribute_options(dataset.take(batches), strategy)
     results = {"replicas": strategy.num_replicas_in_sync}
     for name in names or list_models():
         overrides = {"dropout": 0.0} if name.startswith("transformer") else {**TINY, "dropout": 0.0}
         if name == "transformer":  # its defaults with 2 + 2 blocks: the code paths do not depend on depth
             overrides.update(num_encoder_layers=2, num_decoder_layers=2)
         losses = {}
-        scopes = [("mirrored", strategy.scope())]
-        if name in COMPARED:
+        scopes = [("strategy", strategy.scope())]
+        if name in compared:
             scopes.append(("one_device", contextlib.nullcontext()))
         for label, scope in scopes:
             keras.utils.set_random_seed(0)  # the same initial weights for both
@@ -83,13 +85,20 @@ def main():
     if mode == "mirrored":
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        print("RESULT " + json.dumps(_every_model_under_mirrored(sys.argv[3:])))
+        from s2s_keras.training.distribute import make_strategy
+
+        print("RESULT " + json.dumps(_every_model_under(make_strategy("mirrored"), sys.argv[3:])))
         return
     name = sys.argv[3]
     model, src, tgt, logs = train(_settings(name, output, None if mode == "single" else mode))
     weights = [np.asarray(w) for w in model.weights]
-    print("RESULT " + json.dumps({"loss": _loss_on_first_batch(model, src, tgt), "train_loss": logs["loss"],
-                                  "weight_norm": float(sum(np.sum(w.astype("float64") ** 2) for w in weights))}))
+    result = {"loss": _loss_on_first_batch(model, src, tgt), "train_loss": logs["loss"],
+              "weight_norm": float(sum(np.sum(w.astype("float64") ** 2) for w in weights))}
+    if "--all-models" in sys.argv:
+        from s2s_keras.training.distribute import make_strategy
+
+        result["every_model"] = _every_model_under(make_strategy(mode), compared=(), batches=1)
+    print("RESULT " + json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -41,11 +41,11 @@ def test_every_registered_model_trains_under_mirrored_on_two_cpu_devices(tmp_pat
     assert result.pop("replicas") == 2
     assert sorted(result) == sorted(list_models())
     for name, losses in result.items():
-        assert all(math.isfinite(x) for x in losses["mirrored"]), name
+        assert all(math.isfinite(x) for x in losses["strategy"]), name
         if "one_device" in losses:
             # Each replica divides its loss by the global batch's token count: the 2 replicas take the
             # same steps as one device (a loss averaged per replica would differ; one summed, double).
-            assert losses["mirrored"] == pytest.approx(losses["one_device"], rel=1e-4), (name, losses)
+            assert losses["strategy"] == pytest.approx(losses["one_device"], rel=1e-4), (name, losses)
     assert {name for name, losses in result.items() if "one_device" in losses} == set(COMPARED)
 
 
@@ -55,15 +55,16 @@ def test_two_workers_take_the_same_steps_as_one(tmp_path):
 
     The replicas' losses are divided by the global batch's token count, so the summed gradients are
     the single-process ones; only float summation order differs. Tolerance on the final weights
-    and the loss of the trained model: 1e-4 relative.
+    and the loss of the trained model: 1e-4 relative. The workers then also train every registered
+    model for a step under the same strategy.
     """
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
     for index in range(2):
         env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        processes.append(subprocess.Popen(RUN + ["multi-worker", str(tmp_path / "multi"), "gru_attention"], env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        command = RUN + ["multi-worker", str(tmp_path / "multi"), "gru_attention", "--all-models"]
+        processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     try:
         single = subprocess.run(RUN + ["single", str(tmp_path / "single"), "gru_attention"], env=ENV,
                                 capture_output=True, text=True, timeout=300)
@@ -81,6 +82,11 @@ def test_two_workers_take_the_same_steps_as_one(tmp_path):
         # The logged epoch loss is each worker's running mean over its own half-batches (weighted by
         # pairs, not tokens), so it only approximates the single process's.
         assert got["train_loss"] == pytest.approx(expected["train_loss"], rel=1e-2)
+        every_model = got["every_model"]
+        assert every_model.pop("replicas") == 2
+        assert sorted(every_model) == sorted(list_models())
+        for name, losses in every_model.items():
+            assert len(losses["strategy"]) == 1 and math.isfinite(losses["strategy"][0]), (name, losses)
     assert expected["train_loss"][-1] < 3.0  # it did train
     assert os.path.exists(tmp_path / "multi" / "model.keras")  # written by the chief (worker 0) only
 
