@@ -158,7 +158,7 @@ def test_greedy_under_jit_compile_equals_eager():
 
 # --- learning ------------------------------------------------------------------------------------
 
-LEARN_VOCAB, MIN_LEN, MAX_LEN, BATCH, LEARN_STEPS = 16, 10, 20, 64, 1400
+LEARN_VOCAB, MIN_LEN, MAX_LEN, BATCH, LEARN_STEPS = 16, 10, 20, 64, 1100
 
 
 def sequence_accuracy(model, pairs, jit_compile=False):
@@ -193,6 +193,4 @@ def test_transformer_tiny_learns_to_reverse():
     test_pairs = s2s.data.toy_pairs("reverse", 300, MIN_LEN, MAX_LEN, LEARN_VOCAB, seed=2)
     correct, ids = sequence_accuracy(model, test_pairs)
     assert correct.mean() >= 0.99, correct.mean()
-    # The compiled search finds the same sequences.
-    _, compiled_ids = sequence_accuracy(model, test_pairs, jit_compile=True)
-    np.testing.assert_array_equal(compiled_ids, ids)
+    # (XLA-compiled search = eager search: test_greedy_under_jit_compile_equals_eager.)
