@@ -32,21 +32,16 @@ class HeadsProjection(keras.layers.EinsumDense):
 
     def call(self, inputs, training=None):
         kernel = ops.cast(self.kernel, self.compute_dtype)
-        leading = ops.shape(inputs)[:-1] if self._splits else ops.shape(inputs)[:-2]
-        if self._splits:  # (..., d) @ (d, heads * key_dim) -> (..., heads, key_dim)
+        inputs_spec, outputs_spec = self.equation.split(",")[0], self.equation.split("->")[1]
+        if len(outputs_spec) > len(inputs_spec):  # split: (..., d) @ (d, heads * key_dim) -> (..., heads, key_dim)
             flat = ops.matmul(inputs, ops.reshape(kernel, (kernel.shape[0], -1)))
-            outputs = ops.reshape(flat, (*leading, *kernel.shape[1:]))
-        else:  # (..., heads * key_dim) @ (heads * key_dim, d) -> (..., d)
-            merged = ops.reshape(inputs, (*leading, kernel.shape[0] * kernel.shape[1]))
+            outputs = ops.reshape(flat, (*ops.shape(inputs)[:-1], *kernel.shape[1:]))
+        else:  # merge: (..., heads * key_dim) @ (heads * key_dim, d) -> (..., d)
+            merged = ops.reshape(inputs, (*ops.shape(inputs)[:-2], kernel.shape[0] * kernel.shape[1]))
             outputs = ops.matmul(merged, ops.reshape(kernel, (-1, kernel.shape[-1])))
         if self.bias is not None:
             outputs = outputs + ops.cast(self.bias, self.compute_dtype)
         return outputs
-
-    @property
-    def _splits(self):
-        inputs, outputs = self.equation.split(",")[0], self.equation.split("->")[1]
-        return len(outputs) > len(inputs)  # btd -> bthk
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

@@ -161,10 +161,10 @@ def test_greedy_under_jit_compile_equals_eager():
 LEARN_VOCAB, MIN_LEN, MAX_LEN, BATCH, LEARN_STEPS = 16, 10, 20, 64, 1100
 
 
-def sequence_accuracy(model, pairs, jit_compile=False):
+def sequence_accuracy(model, pairs):
     source, _ = s2s.data.pad_pairs(pairs)
     search = s2s.decoding.GreedySearch(max_length=MAX_LEN + 2)
-    result = tf.function(lambda s: s2s.decoding.decode(model, s, search), jit_compile=jit_compile)(source["source"])
+    result = tf.function(lambda s: s2s.decoding.decode(model, s, search))(source["source"])
     ids = result.ids.numpy()[:, 0]
     expected = np.zeros_like(ids)
     for row, (_, target) in enumerate(pairs):
@@ -191,6 +191,6 @@ def test_transformer_tiny_learns_to_reverse():
     # About a minute and a half on 2 cores; it reaches 99% after about 1,000 steps.
     model = train_reverse(steps=LEARN_STEPS)
     test_pairs = s2s.data.toy_pairs("reverse", 300, MIN_LEN, MAX_LEN, LEARN_VOCAB, seed=2)
-    correct, ids = sequence_accuracy(model, test_pairs)
+    correct, _ = sequence_accuracy(model, test_pairs)
     assert correct.mean() >= 0.99, correct.mean()
     # (XLA-compiled search = eager search: test_greedy_under_jit_compile_equals_eager.)

@@ -80,13 +80,12 @@ def _every_model_under(strategy, names=None, compared=COMPARED, batches=2, eager
 
 def main():
     mode, output = sys.argv[1], sys.argv[2]
+    from s2s_keras.training.distribute import make_strategy
     from s2s_keras.training.run import train
 
     if mode == "mirrored":
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from s2s_keras.training.distribute import make_strategy
-
         print("RESULT " + json.dumps(_every_model_under(make_strategy("mirrored"), sys.argv[3:])))
         return
     name = sys.argv[3]
@@ -95,8 +94,6 @@ def main():
     result = {"loss": _loss_on_first_batch(model, src, tgt), "train_loss": logs["loss"],
               "weight_norm": float(sum(np.sum(w.astype("float64") ** 2) for w in weights))}
     if "--all-models" in sys.argv:
-        from s2s_keras.training.distribute import make_strategy
-
         result["every_model"] = _every_model_under(make_strategy(mode), compared=(), batches=1)
     print("RESULT " + json.dumps(result))
 
