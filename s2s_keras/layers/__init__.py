@@ -2,6 +2,7 @@
 
 from s2s_keras.layers.attention import BahdanauAttention, BaseAttention, LuongAttention
 from s2s_keras.layers.feed_forward import FeedForward
+from s2s_keras.layers.layer_normalization import FusedLayerNormalization
 from s2s_keras.layers.multi_head_attention import CachedMultiHeadAttention
 from s2s_keras.layers.positional_embedding import PositionalEmbedding, sinusoids
 from s2s_keras.layers.rnn_decoder import RNNDecoder
@@ -19,6 +20,7 @@ __all__ = [
     "BaseAttention",
     "CachedMultiHeadAttention",
     "FeedForward",
+    "FusedLayerNormalization",
     "LuongAttention",
     "PositionalEmbedding",
     "RNNDecoder",

@@ -5,6 +5,7 @@ from keras import ops
 
 from s2s_keras.layers.cells import check_positive_int, check_rate
 from s2s_keras.layers.feed_forward import FeedForward
+from s2s_keras.layers.layer_normalization import FusedLayerNormalization
 from s2s_keras.layers.multi_head_attention import CachedMultiHeadAttention
 
 
@@ -68,7 +69,7 @@ class TransformerBlock(keras.layers.Layer):
         return self.kernel_initializer.__class__.from_config(self.kernel_initializer.get_config())
 
     def _layer_norm(self, name):
-        return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
+        return FusedLayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
 
     def _attention(self, name):
         return CachedMultiHeadAttention(

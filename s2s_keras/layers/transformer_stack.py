@@ -3,6 +3,7 @@
 import keras
 
 from s2s_keras.layers.cells import check_positive_int, check_rate
+from s2s_keras.layers.layer_normalization import FusedLayerNormalization
 
 
 class TransformerStack(keras.layers.Layer):
@@ -62,7 +63,7 @@ class TransformerStack(keras.layers.Layer):
         ]
         self.final_norm = None
         if self.normalize_first:
-            self.final_norm = keras.layers.LayerNormalization(
+            self.final_norm = FusedLayerNormalization(
                 epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="final_norm"
             )
 
