@@ -171,7 +171,8 @@ def make_parser():
     export.add_argument("run", help="the training run folder")
     export.add_argument("--model", default=None, help="a .keras file inside the run to export (default model.keras)")
     export.add_argument("target", help="the model folder, e.g. saved_models/NAME (a new version is added)")
-    export.add_argument("--jit-compile", action="store_true", help="compile the search with XLA")
+    export.add_argument("--jit-compile", action="store_true",
+                        help="compile the encoder and search with XLA (several times faster at small batches)")
     _add_search_flags(export)
 
     serve = add("serve", "serve an exported model over TF Serving's REST API")

@@ -13,6 +13,8 @@ import tempfile
 
 import tensorflow as tf
 
+from s2s_keras.translator import WARM_UP_WORDS, warm_up_sentence
+
 SIGNATURE = "serving_default"
 N_BEST_SIGNATURE = "translate_n_best"
 
@@ -90,9 +92,22 @@ class ServedTranslator:
     def __call__(self, sentences):
         return self.predict(sentences)[0]
 
+    def warm_up(self, word_counts=WARM_UP_WORDS):
+        """Translates one sentence per entry of `word_counts` (words), so that first requests are fast.
 
-def load(path):
+        An export made with `jit_compile=True` compiles an XLA program per
+        source-length bucket on first use; this compiles the common ones.
+        """
+        for count in word_counts:
+            self.predict([warm_up_sentence(count)])
+
+
+def load(path, warm_up=False):
     """Loads an export: a model folder (newest version) or one version's folder.
+
+    Args:
+        path: the model folder or a version folder.
+        warm_up: translate a few sentences right away (`ServedTranslator.warm_up`).
 
     Raises:
         ValueError: with a clear message when `path` is missing, holds no
@@ -118,4 +133,7 @@ def load(path):
                          f"{type(error).__name__}: {str(error).splitlines()[0][:300]}") from None
     if SIGNATURE not in loaded.signatures:
         raise ValueError(f"The SavedModel at {path!r} has no {SIGNATURE!r} signature; it has {sorted(loaded.signatures)}.")
-    return ServedTranslator(loaded, path, version)
+    served = ServedTranslator(loaded, path, version)
+    if warm_up:
+        served.warm_up()
+    return served

@@ -71,16 +71,20 @@ class ModelServer:
         max_body_bytes: larger bodies get 413.
         max_batch: more instances get 400.
         max_input_chars: longer inputs get 400.
+        warm_up: translate a few sentences with the latest version before
+            serving, so that an XLA-compiled export's first requests are fast.
     """
 
     def __init__(self, model_dir, name=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
-                 max_batch=DEFAULT_MAX_BATCH, max_input_chars=DEFAULT_MAX_INPUT_CHARS):
+                 max_batch=DEFAULT_MAX_BATCH, max_input_chars=DEFAULT_MAX_INPUT_CHARS, warm_up=True):
         found = export.versions(model_dir)
         if not found:
             raise ValueError(f"{model_dir!r} holds no numeric version folder to serve.")
         self.name = name or os.path.basename(os.path.normpath(model_dir))
         self.versions = {v: export.load(os.path.join(model_dir, str(v))) for v in found}
         self.latest = found[-1]
+        if warm_up:
+            self.versions[self.latest].warm_up()
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
         self.max_input_chars = max_input_chars

@@ -17,13 +17,51 @@ def model_vocab_sizes(model):
     return source_size, target_size
 
 
+WARM_UP_WORDS = (3, 10, 24)  # about the source-length buckets 8, 16 and 32 for most tokenizers
+
+
+def warm_up_sentence(words):
+    """A sentence of `words` words ("a a a …") for warming up a translator."""
+    return " ".join(["a"] * words)
+
+
+def _smallest_bucket(size, buckets):
+    """The smallest of the ascending int32 `buckets` that is >= `size`; `size` itself when none is."""
+    fits = buckets >= size
+    return tf.where(tf.reduce_any(fits), tf.reduce_min(tf.where(fits, buckets, tf.int32.max)), size)
+
+
+def pad_to_buckets(source_ids, max_source_length):
+    """Pads `(batch, src_len)` ids to a few shapes, so that XLA compiles a handful of programs.
+
+    The length goes up to the next power of two from 8 (capped at
+    `max_source_length`) with padding id 0, which every model masks (the
+    padding-invariance tests hold it to the unpadded result). The batch goes up
+    to the next power of two with copies of the first row, which finish when it
+    does, so they never lengthen the search.
+
+    Returns:
+        The padded ids `(batch', src_len')`.
+    """
+    batch, width = tf.shape(source_ids)[0], tf.shape(source_ids)[1]
+    lengths = [8 * 2**i for i in range(16) if 8 * 2**i < max_source_length] + [max_source_length]
+    target_width = _smallest_bucket(width, tf.constant(lengths, tf.int32))
+    target_batch = _smallest_bucket(batch, tf.constant([2**i for i in range(17)], tf.int32))
+    padded = tf.pad(source_ids, [[0, 0], [0, target_width - width]])
+    copies = tf.repeat(padded[:1], target_batch - batch, axis=0)
+    return tf.concat([padded, copies], axis=0)
+
+
 class Translator(tf.Module):
     """Translates lists of strings with a model, two tokenizers and a search strategy.
 
     Everything runs in one TensorFlow graph (`translate_strings`): tokenize →
     truncate → search → detokenize, so the translator exports as a SavedModel
     (`s2s_keras.export.save`) that serves without this package. Tokenization
-    stays outside XLA; with `jit_compile=True` only the search is compiled.
+    stays outside XLA; with `jit_compile=True` only the encoder and the search
+    are compiled, for sources padded to a few shapes (`pad_to_buckets`:
+    lengths 8, 16, 32, … and batch sizes 1, 2, 4, …), each compiled on its
+    first use; `warm_up()` compiles the common ones ahead of requests.
 
     Documented behaviour for awkward input: an empty (or all-white-space)
     string translates to "" with score 0; a source longer than
@@ -36,7 +74,8 @@ class Translator(tf.Module):
             vocabulary sizes match the model's.
         search: a search strategy (default `GreedySearch(max_length=100)`).
         max_source_length: source tokens kept per sentence.
-        jit_compile: compile the search with XLA.
+        jit_compile: compile the encoder and search with XLA (much lower
+            latency at small batches, where per-op overhead dominates).
 
     Example:
     >>> translator = Translator(model, src_tok, tgt_tok, search=BeamSearch(beam_size=5, max_length=60))
@@ -66,6 +105,14 @@ class Translator(tf.Module):
     def _run_search(self, source_ids):
         return decode(self.model, source_ids, self.search)
 
+    def search_ids(self, source_ids):
+        """Decodes padded ids `(batch, src_len)` -> a `DecodeResult` (XLA on bucketed shapes when jit)."""
+        if not self.jit_compile:
+            return self._search_ids(source_ids)
+        batch = tf.shape(source_ids)[0]
+        result = self._search_ids(pad_to_buckets(source_ids, self.max_source_length))
+        return tf.nest.map_structure(lambda t: t[:batch], result)
+
     def source_ids(self, inputs):
         """Strings `(batch,)` -> padded ids `(batch, ≥1)` and the true lengths `(batch,)`."""
         ids = self.source_tokenizer.tokenize(inputs)[:, : self.max_source_length]  # ragged (batch, None)
@@ -84,7 +131,7 @@ class Translator(tf.Module):
     def translate_n_best(self, inputs):
         """All n-best hypotheses: `translations` and `scores` `(None, n_best)`, best first."""
         source, lengths = self.source_ids(inputs)
-        result = self._search_ids(source)
+        result = self.search_ids(source)
         batch, n_best = tf.shape(result.ids)[0], tf.shape(result.ids)[1]
         flat = tf.reshape(result.ids, [batch * n_best, -1])
         texts = tf.reshape(self.target_tokenizer.detokenize(flat), [batch, n_best])
@@ -121,6 +168,16 @@ class Translator(tf.Module):
         if single:
             texts, scores = texts[0], scores[0]
         return (texts, scores) if return_scores else texts
+
+    def warm_up(self, word_counts=WARM_UP_WORDS):
+        """Translates one sentence of each of `word_counts` words, so that first requests are fast.
+
+        With `jit_compile=True` each call compiles the XLA program of one
+        source-length bucket at batch 1 (seconds each); without it, this only
+        traces the graph once.
+        """
+        for count in word_counts:
+            self.translate_strings(tf.constant([warm_up_sentence(count)]))
 
     def attention(self, sentence, translation=None):
         """Attention weights `(tgt_len + 1, src_len)` of `translation` (default: the model's own).

@@ -9,7 +9,7 @@ import pytest
 import s2s_keras as s2s
 from s2s_keras import export
 from s2s_keras.decoding import BeamSearch
-from s2s_keras.translator import Translator
+from s2s_keras.translator import Translator, pad_to_buckets
 
 SENTENCES = ["3 mars 2021", "le 4 avril 1999", "März", ""]
 
@@ -41,6 +41,32 @@ def test_long_and_invalid_input_are_handled(translator):
                        search=translator.search, max_source_length=11)
     assert short([long_text]) == short(["3 mars 2021"])
     assert isinstance(translator([b"3 m\xffrs"])[0], str)
+
+
+def test_sources_are_padded_to_a_few_shapes_for_xla():
+    ids = np.arange(1, 16).reshape(3, 5).astype("int32")
+    padded = np.asarray(pad_to_buckets(ids, 256))
+    assert padded.shape == (4, 8)  # batch to a power of two, length to 8, 16, 32, ...
+    np.testing.assert_array_equal(padded[:3, :5], ids)
+    assert not padded[:, 5:].any()  # padding id 0
+    np.testing.assert_array_equal(padded[3], padded[0])  # extra rows copy the first
+    assert pad_to_buckets(np.ones((1, 9), "int32"), 256).shape == (1, 16)
+    assert pad_to_buckets(np.ones((5, 40), "int32"), 50).shape == (8, 50)  # capped at max_source_length
+    assert pad_to_buckets(np.ones((2, 50), "int32"), 50).shape == (2, 50)
+
+
+def test_xla_translator_gives_the_plain_translators_output_in_memory_and_exported(translator, tmp_path):
+    compiled = Translator(translator.model, translator.source_tokenizer, translator.target_tokenizer,
+                          search=translator.search, jit_compile=True)
+    sentences = SENTENCES + ["le 30 juillet 2020"]  # 5 rows: padded to 8 inside
+    expected_texts, expected_scores = translator(sentences, return_scores=True)
+    texts, scores = compiled(sentences, return_scores=True)
+    assert texts == expected_texts
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-4)
+    compiled.warm_up()
+    served = export.load(export.save(compiled, str(tmp_path / "xla")), warm_up=True)
+    assert served(sentences) == expected_texts
+    assert served([sentences[0]]) == [expected_texts[0]]
 
 
 def test_mismatched_vocabularies_are_rejected(translator):
