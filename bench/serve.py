@@ -10,6 +10,10 @@ random weights always reach: a worst case), it reports
 
     .venv/bin/python bench/serve.py [--models gru_attention transformer_small] [--seconds 60]
     .venv/bin/python bench/serve.py --export saved_models/dates --sentences "3 mars 2021"
+    .venv/bin/python bench/serve.py --runs runs/quality-transformer_small --jit-compile
+
+`--runs` measures trained `bench/quality.py` runs instead, on the first 64 Spanish
+sources of the Tatoeba test set: searches stop at the end token, as they do in use.
 
 Goal (issue 6): single-sentence p50 <= 15 ms in-process for transformer_small at beam 4.
 """
@@ -35,6 +39,7 @@ from s2s_keras.translator import Translator  # noqa: E402
 
 WORDS = [f"w{i}" for i in range(7996)]
 SIZES = {"gru_attention": dict(embedding_dim=256, units=512), "transformer_small": {}}
+TEST_TSV = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tatoeba-spa-eng", "test.tsv")
 
 
 def word_tokenizers():
@@ -119,8 +124,21 @@ def load_run(port, name, texts, clients, seconds):
     return sum(counts) / (time.time() - started), sum(errors)
 
 
+def test_sources(count=64):
+    """The first `count` distinct Spanish sources of the Tatoeba test set."""
+    sources = []
+    with open(TEST_TSV, encoding="utf-8") as f:
+        for line in f:
+            spanish = line.rstrip("\n").split("\t")[1]
+            if spanish not in sources:
+                sources.append(spanish)
+            if len(sources) == count:
+                break
+    return sources
+
+
 def bench_export(path, name, texts, args):
-    served = export.load(path)
+    served = export.load(path, warm_up=args.jit_compile)  # XLA: compile the source-length buckets first
     single = time_calls(lambda t: served([t]), texts, args.repeats)
     p50, p99 = percentiles(single)
     batch = [texts[i % len(texts)] for i in range(32)]
@@ -149,13 +167,24 @@ def main():
     parser.add_argument("--export", help="benchmark this exported model folder instead")
     parser.add_argument("--sentences", nargs="+", help="sentences for --export")
     parser.add_argument("--beam-size", type=int, default=4)
-    parser.add_argument("--max-length", type=int, default=20)
+    parser.add_argument("--runs", nargs="+", help="trained bench/quality.py run folders to export and measure")
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="output cap in tokens (default: 20 with random weights, 80 for --runs)")
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--jit-compile", action="store_true", help="compile the search with XLA")
+    parser.add_argument("--early-stopping", action="store_true",
+                        help="beam search stops once the best hypothesis has ended (BeamSearch(early_stopping=True))")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPU cores; beam {args.beam_size}, outputs of {args.max_length} tokens")
+    args.max_length = args.max_length or (80 if args.runs else 20)
+    if args.runs:
+        print(f"{os.cpu_count()} CPU cores; beam {args.beam_size} (α 0.6{', early stopping' if args.early_stopping else ''}),"
+              f" at most {args.max_length} tokens; trained runs, Tatoeba test sources")
+        bench_runs(args)
+        return
+    print(f"{os.cpu_count()} CPU cores; beam {args.beam_size}, outputs of {args.max_length} tokens"
+          f"{', early stopping' if args.early_stopping else ''}")
     rng = np.random.default_rng(0)
     if args.export:
         name = os.path.basename(os.path.normpath(args.export))
@@ -173,9 +202,32 @@ def main():
             model = s2s.build_model(name, source_vocab_size=source.vocab_size, target_vocab_size=target.vocab_size,
                                     **SIZES.get(name, {}))
             translator = Translator(model, source, target, jit_compile=args.jit_compile,
-                                    search=BeamSearch(beam_size=args.beam_size, max_length=args.max_length))
+                                    search=BeamSearch(beam_size=args.beam_size, max_length=args.max_length,
+                                                      early_stopping=args.early_stopping))
             path = export.save(translator, os.path.join(tmp, name))
             print(f"\n{name} ({model.count_params() / 1e6:.1f} M parameters), export {path}")
+            bench_export(path, name, texts, args)
+
+
+def bench_runs(args):
+    from s2s_keras.training.run import load_run
+
+    texts = test_sources()
+    with tempfile.TemporaryDirectory() as tmp:
+        for folder in args.runs:
+            model, source, target = load_run(folder)
+            translator = Translator(model, source, target, jit_compile=args.jit_compile,
+                                    search=BeamSearch(beam_size=args.beam_size, length_penalty=0.6,
+                                                      max_length=args.max_length,
+                                                      early_stopping=args.early_stopping))
+            lengths = target.tokenize(translator(texts)).row_lengths().numpy()  # output tokens per sentence
+            name = os.path.basename(os.path.normpath(folder))
+            path = export.save(translator, os.path.join(tmp, name))
+            with open(os.path.join(folder, "run.json")) as f:
+                model_name = json.load(f)["model"]
+            print(f"\n{folder} ({model_name}, {model.count_params() / 1e6:.1f} M parameters): "
+                  f"outputs of {lengths.mean():.1f} tokens on average, at most {lengths.max()}")
+            print(f"  e.g. {texts[0]!r} -> {translator([texts[0]])[0]!r}")
             bench_export(path, name, texts, args)
 
 

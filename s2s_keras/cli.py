@@ -94,6 +94,9 @@ def _add_search_flags(parser):
     parser.add_argument("--beam-size", type=_positive_int, default=None, help="beam search width (default: greedy)")
     parser.add_argument("--length-penalty", type=float, default=0.0, help="GNMT length penalty alpha (beam only)")
     parser.add_argument("--max-length", type=_positive_int, default=100, help="most output tokens")
+    parser.add_argument("--early-stopping", action="store_true",
+                        help="beam only: stop once the best hypothesis has ended, not every beam (faster; exact "
+                             "without a length penalty)")
 
 
 def make_parser():
@@ -189,7 +192,8 @@ def _search(args):
     from s2s_keras.decoding import BeamSearch, GreedySearch
 
     if args.beam_size:
-        return BeamSearch(beam_size=args.beam_size, length_penalty=args.length_penalty, max_length=args.max_length)
+        return BeamSearch(beam_size=args.beam_size, length_penalty=args.length_penalty, max_length=args.max_length,
+                          early_stopping=args.early_stopping)
     return GreedySearch(max_length=args.max_length)
 
 

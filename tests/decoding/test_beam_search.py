@@ -80,6 +80,23 @@ def test_stops_when_every_beam_has_ended():
     assert fake.calls <= 3
 
 
+@pytest.mark.parametrize("n_best", [1, 3])
+def test_early_stopping_without_penalties_is_exact_and_takes_fewer_steps(n_best):
+    saved_steps = 0
+    for seed in range(8):
+        full_model, early_model = PrefixTableModel(VOCAB, 10, seed), PrefixTableModel(VOCAB, 10, seed)
+        full = BeamSearch(beam_size=4, n_best=n_best, max_length=10)(*full_model.functions(), SOURCE)
+        early = BeamSearch(beam_size=4, n_best=n_best, max_length=10, early_stopping=True)(
+            *early_model.functions(), SOURCE
+        )
+        np.testing.assert_array_equal(early.ids, full.ids)
+        np.testing.assert_array_equal(early.lengths, full.lengths)
+        np.testing.assert_allclose(early.scores, full.scores, rtol=1e-6)
+        assert early_model.calls <= full_model.calls
+        saved_steps += full_model.calls - early_model.calls
+    assert saved_steps > 0
+
+
 def model_and_source(name):
     model = s2s.build_model(name, source_vocab_size=14, target_vocab_size=14, units=16, embedding_dim=8)
     source = np.array([[5, 6, 7, 3, 0, 0, 0], [4, 13, 12, 11, 10, 9, 3]], "int32")
@@ -110,6 +127,20 @@ def test_a_batch_decodes_each_row_as_it_would_alone():
     model, source = model_and_source("lstm_luong")
     search = BeamSearch(beam_size=3, length_penalty=0.6, n_best=3, max_length=9)
     together = decode(model, source, search)
+    for row, length in enumerate([4, 7]):
+        alone = decode(model, source[row : row + 1, :length], search)
+        np.testing.assert_array_equal(alone.ids[0], together.ids[row])
+        np.testing.assert_allclose(alone.scores[0], together.scores[row], atol=1e-5)
+
+
+def test_early_stopping_decodes_a_row_alone_as_in_a_batch_eager_and_under_xla():
+    # A row that is done is frozen while the others go on, so its result does not depend on the batch.
+    model, source = model_and_source("lstm_luong")
+    search = BeamSearch(beam_size=3, length_penalty=0.6, n_best=2, max_length=9, early_stopping=True)
+    together = decode(model, source, search)
+    xla = tf.function(lambda s: decode(model, s, search), jit_compile=True)(source)
+    np.testing.assert_array_equal(xla.ids, together.ids)
+    np.testing.assert_allclose(xla.scores, together.scores, atol=1e-4)
     for row, length in enumerate([4, 7]):
         alone = decode(model, source[row : row + 1, :length], search)
         np.testing.assert_array_equal(alone.ids[0], together.ids[row])
