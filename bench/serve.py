@@ -124,7 +124,7 @@ def load_run(port, name, texts, clients, seconds):
     return sum(counts) / (time.time() - started), sum(errors)
 
 
-def test_sources(count=64):
+def tatoeba_sources(count=64):
     """The first `count` distinct Spanish sources of the Tatoeba test set."""
     sources = []
     with open(TEST_TSV, encoding="utf-8") as f:
@@ -178,13 +178,13 @@ def main():
                         help="beam search stops once the best hypothesis has ended (BeamSearch(early_stopping=True))")
     args = parser.parse_args()
     args.max_length = args.max_length or (80 if args.runs else 20)
+    early = ", early stopping" if args.early_stopping else ""
     if args.runs:
-        print(f"{os.cpu_count()} CPU cores; beam {args.beam_size} (α 0.6{', early stopping' if args.early_stopping else ''}),"
-              f" at most {args.max_length} tokens; trained runs, Tatoeba test sources")
+        print(f"{os.cpu_count()} CPU cores; beam {args.beam_size} (α 0.6{early}), at most {args.max_length} tokens; "
+              "trained runs, Tatoeba test sources")
         bench_runs(args)
         return
-    print(f"{os.cpu_count()} CPU cores; beam {args.beam_size}, outputs of {args.max_length} tokens"
-          f"{', early stopping' if args.early_stopping else ''}")
+    print(f"{os.cpu_count()} CPU cores; beam {args.beam_size}, outputs of {args.max_length} tokens{early}")
     rng = np.random.default_rng(0)
     if args.export:
         name = os.path.basename(os.path.normpath(args.export))
@@ -210,12 +210,12 @@ def main():
 
 
 def bench_runs(args):
-    from s2s_keras.training.run import load_run
+    from s2s_keras.training.run import load_run as load_trained_run
 
-    texts = test_sources()
+    texts = tatoeba_sources()
     with tempfile.TemporaryDirectory() as tmp:
         for folder in args.runs:
-            model, source, target = load_run(folder)
+            model, source, target = load_trained_run(folder)
             translator = Translator(model, source, target, jit_compile=args.jit_compile,
                                     search=BeamSearch(beam_size=args.beam_size, length_penalty=0.6,
                                                       max_length=args.max_length,
