@@ -24,6 +24,14 @@ def as_list(ids_row, length):
     return [int(t) for t in ids_row[:length]]
 
 
+def assert_rows_decode_alone(model, source, search, together, lengths=(4, 7)):
+    """Each row of `source`, cut to its true length and decoded alone, gives its row of `together`."""
+    for row, length in enumerate(lengths):
+        alone = decode(model, source[row : row + 1, :length], search)
+        np.testing.assert_array_equal(alone.ids[0], together.ids[row])
+        np.testing.assert_allclose(alone.scores[0], together.scores[row], atol=1e-5)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_a_wide_beam_finds_the_exhaustive_best(seed):
     fake = PrefixTableModel(VOCAB, MAX_LEN, seed)
@@ -127,10 +135,7 @@ def test_a_batch_decodes_each_row_as_it_would_alone():
     model, source = model_and_source("lstm_luong")
     search = BeamSearch(beam_size=3, length_penalty=0.6, n_best=3, max_length=9)
     together = decode(model, source, search)
-    for row, length in enumerate([4, 7]):
-        alone = decode(model, source[row : row + 1, :length], search)
-        np.testing.assert_array_equal(alone.ids[0], together.ids[row])
-        np.testing.assert_allclose(alone.scores[0], together.scores[row], atol=1e-5)
+    assert_rows_decode_alone(model, source, search, together)
 
 
 def test_early_stopping_decodes_a_row_alone_as_in_a_batch_eager_and_under_xla():
@@ -141,10 +146,7 @@ def test_early_stopping_decodes_a_row_alone_as_in_a_batch_eager_and_under_xla():
     xla = tf.function(lambda s: decode(model, s, search), jit_compile=True)(source)
     np.testing.assert_array_equal(xla.ids, together.ids)
     np.testing.assert_allclose(xla.scores, together.scores, atol=1e-4)
-    for row, length in enumerate([4, 7]):
-        alone = decode(model, source[row : row + 1, :length], search)
-        np.testing.assert_array_equal(alone.ids[0], together.ids[row])
-        np.testing.assert_allclose(alone.scores[0], together.scores[row], atol=1e-5)
+    assert_rows_decode_alone(model, source, search, together)
 
 
 def test_scores_match_the_models_log_probabilities_and_coverage():
@@ -190,6 +192,4 @@ def test_transformer_beam_search_in_graph_and_xla_equals_eager_and_beam_one_is_g
     xla = tf.function(lambda s: decode(model, s, search), jit_compile=True)(source)
     np.testing.assert_array_equal(xla.ids, eager.ids)
     np.testing.assert_allclose(xla.scores, eager.scores, atol=1e-4)
-    for row, length in enumerate([4, 7]):
-        alone = decode(model, source[row : row + 1, :length], search)
-        np.testing.assert_array_equal(alone.ids[0], eager.ids[row])
+    assert_rows_decode_alone(model, source, search, eager)
