@@ -66,7 +66,8 @@ class CachedMultiHeadAttention(keras.layers.Layer):
     matmuls read directly ("prepared": `prepare_key_value`, `attend_prepared`):
     Kᵀ `(batch, heads, key_dim, kv_len)` and V `(batch, heads, kv_len, key_dim)`.
     With the `(batch, kv_len, heads, key_dim)` layout, every step transposed
-    every cache and the memory anew (about 15% of a step on CPU under XLA).
+    every cache and the memory anew (13% of the thread time of a beam-4
+    search on CPU under XLA, in a profile of a trained transformer_small).
 
     Args:
         num_heads: number of heads.
@@ -170,9 +171,9 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         return self.output_dense(context), weights
 
     def prepare_key_value(self, value):
-        """Kᵀ `(batch, heads, key_dim, kv_len)` and V `(batch, heads, kv_len, key_dim)` of `value` `(batch, kv_len, value_dim)`.
+        """Kᵀ `(batch, heads, key_dim, kv_len)` and V `(batch, heads, kv_len, key_dim)` of `value`.
 
-        The layout `attend_prepared` reads without transposing: for keys and
+        `value` is `(batch, kv_len, value_dim)`. The layout `attend_prepared` reads without transposing: for keys and
         values computed once (the cross-attention memory) or cached.
         """
         key, value = self.project_key_value(value)  # (batch, kv_len, heads, key_dim)
@@ -210,7 +211,8 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         """
         rank = len(cache.shape)
         axis = axis % rank
-        at_step = ops.equal(ops.arange(ops.shape(cache)[axis], dtype="int32"), ops.cast(step, "int32"))  # (max_length,)
+        positions = ops.arange(ops.shape(cache)[axis], dtype="int32")  # (max_length,)
+        at_step = ops.equal(positions, ops.cast(step, "int32"))
         at_step = ops.reshape(at_step, tuple(-1 if i == axis else 1 for i in range(rank)))
         return ops.where(at_step, ops.cast(update, cache.dtype), cache)
 

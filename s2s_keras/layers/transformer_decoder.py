@@ -76,7 +76,7 @@ class TransformerDecoder(TransformerStack):
             source_mask = ops.ones(ops.shape(encoder_result)[:2], dtype="bool")
         keys, values = [], []
         for block in self.blocks:
-            key, value = block.prepare_memory(encoder_result)  # (batch, heads, key_dim, src_len), (batch, heads, src_len, key_dim)
+            key, value = block.prepare_memory(encoder_result)  # Kᵀ (b, h, key_dim, src_len), V (b, h, src_len, key_dim)
             keys.append(key)
             values.append(value)
         return {"mask": ops.cast(source_mask, "bool"), "keys": keys, "values": values}

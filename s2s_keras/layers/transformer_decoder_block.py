@@ -70,7 +70,7 @@ class TransformerDecoderBlock(TransformerBlock):
         return self.self_attention._key_dim
 
     def prepare_memory(self, memory):
-        """Cross-attention Kᵀ `(batch, heads, key_dim, src_len)` and V `(batch, heads, src_len, key_dim)`, once per source."""
+        """Cross-attention Kᵀ `(batch, heads, key_dim, src_len)`, V `(batch, heads, src_len, key_dim)`, once a source."""
         return self.cross_attention.prepare_key_value(memory)
 
     def _sublayers(self, inputs, self_attend, cross_attend, memory_mask, training):
