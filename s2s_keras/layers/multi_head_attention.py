@@ -62,13 +62,6 @@ class CachedMultiHeadAttention(keras.layers.Layer):
     each new token are written into a preallocated cache (`update_cache`)
     that the next query attends over. `call` runs all three at once.
 
-    Incremental decoding keeps K and V in the layout the two attention
-    matmuls read directly ("prepared": `prepare_key_value`, `attend_prepared`):
-    Kᵀ `(batch, heads, key_dim, kv_len)` and V `(batch, heads, kv_len, key_dim)`.
-    With the `(batch, kv_len, heads, key_dim)` layout, every step transposed
-    every cache and the memory anew (13% of the thread time of a beam-4
-    search on CPU under XLA, in a profile of a trained transformer_small).
-
     Args:
         num_heads: number of heads.
         key_dim: size of each head; defaults to `output_dim // num_heads`.
@@ -170,27 +163,6 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         context = ops.einsum("bhts,bshk->bthk", dropped, ops.cast(value, dropped.dtype))  # (batch, q_len, heads, key_dim)
         return self.output_dense(context), weights
 
-    def prepare_key_value(self, value):
-        """Kᵀ `(batch, heads, key_dim, kv_len)` and V `(batch, heads, kv_len, key_dim)` of `value`.
-
-        `value` is `(batch, kv_len, value_dim)`. The layout `attend_prepared` reads without transposing: for keys and
-        values computed once (the cross-attention memory) or cached.
-        """
-        key, value = self.project_key_value(value)  # (batch, kv_len, heads, key_dim)
-        return ops.transpose(key, (0, 2, 3, 1)), ops.transpose(value, (0, 2, 1, 3))
-
-    def attend_prepared(self, query, key_t, value, attention_mask=None, training=None):
-        """`attend` with Kᵀ and V in the prepared layout (see `prepare_key_value`).
-
-        Returns the output `(batch, q_len, output_dim)` and weights `(batch, heads, q_len, kv_len)`.
-        """
-        query = ops.transpose(query, (0, 2, 1, 3))  # (batch, heads, q_len, key_dim): a reshape when q_len is 1
-        scores = ops.matmul(query, ops.cast(key_t, query.dtype))  # (batch, heads, q_len, kv_len)
-        weights = self._masked_softmax(scores, attention_mask)
-        dropped = self.dropout_layer(weights, training=training)
-        context = ops.matmul(dropped, ops.cast(value, dropped.dtype))  # (batch, heads, q_len, key_dim)
-        return self.output_dense(ops.transpose(context, (0, 2, 1, 3))), weights
-
     def _masked_softmax(self, scores, attention_mask):
         dtype = scores.dtype
         if dtype in ("float16", "bfloat16"):
@@ -201,19 +173,14 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         return ops.cast(ops.softmax(scores, axis=-1), dtype)
 
     @staticmethod
-    def update_cache(cache, update, step, axis=1):
-        """Writes `update` (size 1 along `axis`) at index `step` of `cache` along `axis`.
+    def update_cache(cache, update, step):
+        """Writes `update` `(batch, 1, heads, key_dim)` at row `step` of `cache` `(batch, max_length, heads, key_dim)`.
 
-        For the prepared layout: Kᵀ `(batch, heads, key_dim, max_length)` with
-        `axis=3`, V `(batch, heads, max_length, key_dim)` with `axis=2`.
         `step` may be a traced scalar: the write is a select against a one-hot
-        mask, so shapes stay static (for `tf.while_loop` and XLA).
+        row mask, so shapes stay static (for `tf.while_loop` and XLA).
         """
-        rank = len(cache.shape)
-        axis = axis % rank
-        positions = ops.arange(ops.shape(cache)[axis], dtype="int32")  # (max_length,)
-        at_step = ops.equal(positions, ops.cast(step, "int32"))
-        at_step = ops.reshape(at_step, tuple(-1 if i == axis else 1 for i in range(rank)))
+        at_step = ops.equal(ops.arange(ops.shape(cache)[1], dtype="int32"), ops.cast(step, "int32"))  # (max_length,)
+        at_step = ops.reshape(at_step, (1, -1, 1, 1))
         return ops.where(at_step, ops.cast(update, cache.dtype), cache)
 
     def call(self, query, value=None, attention_mask=None, training=None, return_attention_scores=False):

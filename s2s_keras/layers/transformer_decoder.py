@@ -17,18 +17,17 @@ class TransformerDecoder(TransformerStack):
     - `prepare_memory(encoder_outputs, source_mask)` → memory, computed once
       per source and never reordered by beam search (only tiled):
       `{"mask": bool (batch, src_len),
-        "keys": [(batch, heads, key_dim, src_len)] * num_layers,
-        "values": [(batch, heads, src_len, key_dim)] * num_layers}`,
-      the cross-attention keys (transposed) and values of every block;
+        "keys": [(batch, src_len, heads, key_dim)] * num_layers,
+        "values": [(batch, src_len, heads, key_dim)] * num_layers}`,
+      the cross-attention keys and values of every block;
     - `initial_state(memory, max_length)` → state, the self-attention caches,
       zeros preallocated to `max_length` positions:
-      `{"keys": [(batch, heads, key_dim, max_length)] * num_layers,
-        "values": [(batch, heads, max_length, key_dim)] * num_layers}`,
-      keys transposed, so that no step transposes a cache;
+      `{"keys": [(batch, max_length, heads, key_dim)] * num_layers,
+        "values": [(batch, max_length, heads, key_dim)] * num_layers}`.
       Every leaf is per row, batch first: beam search must reorder all of them
       by beam origin;
-    - `step(inputs, state, memory, step)` writes position `step` of every cache
-      and attends over positions 0..step; it needs `step < max_length`.
+    - `step(inputs, state, memory, step)` writes row `step` of every cache and
+      attends over rows 0..step; it needs `step < max_length`.
 
     `call` runs the same blocks over the whole target with a causal mask.
 
@@ -76,20 +75,19 @@ class TransformerDecoder(TransformerStack):
             source_mask = ops.ones(ops.shape(encoder_result)[:2], dtype="bool")
         keys, values = [], []
         for block in self.blocks:
-            key, value = block.prepare_memory(encoder_result)  # Kᵀ (b, h, key_dim, src_len), V (b, h, src_len, key_dim)
+            key, value = block.prepare_memory(encoder_result)  # (batch, src_len, heads, key_dim)
             keys.append(key)
             values.append(value)
         return {"mask": ops.cast(source_mask, "bool"), "keys": keys, "values": values}
 
     def initial_state(self, memory, max_length=None):
-        """Empty self-attention caches per block: Kᵀ and V (see the class docstring)."""
+        """Empty self-attention caches, `(batch, max_length, heads, key_dim)` per block (see the class docstring)."""
         max_length = self.max_length if max_length is None else check_positive_int("max_length", max_length)
         batch_size = ops.shape(memory["mask"])[0]
+        shapes = [(batch_size, max_length, self.num_heads, block.key_dim) for block in self.blocks]
         return {
-            "keys": [ops.zeros((batch_size, self.num_heads, block.key_dim, max_length), dtype=self.compute_dtype)
-                     for block in self.blocks],
-            "values": [ops.zeros((batch_size, self.num_heads, max_length, block.key_dim), dtype=self.compute_dtype)
-                       for block in self.blocks],
+            "keys": [ops.zeros(shape, dtype=self.compute_dtype) for shape in shapes],
+            "values": [ops.zeros(shape, dtype=self.compute_dtype) for shape in shapes],
         }
 
     def step(self, inputs, state, memory, step=0, training=None):
@@ -97,7 +95,7 @@ class TransformerDecoder(TransformerStack):
 
         Args:
             inputs: `(batch, d_model)` the embedded previous token (at position `step`).
-            state: as `initial_state` returns; positions 0..step-1 filled.
+            state: as `initial_state` returns; rows 0..step-1 filled.
             memory: as `prepare_memory` returns.
             step: int or scalar int32 tensor, the target position.
             training: whether dropout is active.
@@ -123,12 +121,10 @@ class TransformerDecoder(TransformerStack):
     # --- training: the same blocks over the whole target ---------------------------------
 
     def call(self, inputs, encoder_result, source_mask=None, training=None, return_attention=False):
-        if source_mask is None:
-            source_mask = ops.ones(ops.shape(encoder_result)[:2], dtype="bool")
+        memory = self.prepare_memory(encoder_result, source_mask)
         x = self.dropout_layer(inputs, training=training)  # (batch, tgt_len, d_model)
-        for block in self.blocks:
-            memory_key, memory_value = block.cross_attention.project_key_value(encoder_result)  # (b, s, heads, k)
-            x, weights = block.forward(x, memory_key, memory_value, ops.cast(source_mask, "bool"), training=training)
+        for block, memory_key, memory_value in zip(self.blocks, memory["keys"], memory["values"]):
+            x, weights = block.forward(x, memory_key, memory_value, memory["mask"], training=training)
         outputs = self._final(x)
         if return_attention:
             return outputs, ops.mean(weights, axis=1)  # (batch, tgt_len, src_len)

@@ -21,11 +21,9 @@ class TransformerDecoderBlock(TransformerBlock):
     - `call` / `forward`: the whole target at once with a causal mask
       (training, teacher forcing);
     - `step`: one new position. Its self-attention key and value are written
-      at position `step` of preallocated caches, Kᵀ `(batch, heads, key_dim,
-      max_length)` and V `(batch, heads, max_length, key_dim)` (the layout of
-      `CachedMultiHeadAttention.attend_prepared`), and the query attends over
-      positions 0..step; the cross-attention keys and values come precomputed
-      from `prepare_memory` in the same layout.
+      at row `step` of a preallocated cache `(batch, max_length, heads, key_dim)`
+      and the query attends over rows 0..step; the cross-attention keys and
+      values come precomputed from `prepare_memory`.
 
     Args:
         See `TransformerBlock`.
@@ -70,11 +68,11 @@ class TransformerDecoderBlock(TransformerBlock):
         return self.self_attention._key_dim
 
     def prepare_memory(self, memory):
-        """Cross-attention Kᵀ `(batch, heads, key_dim, src_len)`, V `(batch, heads, src_len, key_dim)`, once a source."""
-        return self.cross_attention.prepare_key_value(memory)
+        """Cross-attention keys and values, two `(batch, src_len, heads, key_dim)`, computed once per source."""
+        return self.cross_attention.project_key_value(memory)
 
-    def _sublayers(self, inputs, self_attend, cross_attend, memory_mask, training):
-        """The block's three sublayers; `self_attend(h)` and `cross_attend(q, mask)` are the full or the cached ones."""
+    def _sublayers(self, inputs, self_attend, memory_key, memory_value, memory_mask, training):
+        """The block's three sublayers; `self_attend(h)` is the full or the cached self-attention."""
         inputs = self._without_keras_mask(inputs)
         # 1. masked self-attention
         h = self._sublayer_input(inputs, self.self_attention_norm)
@@ -82,14 +80,15 @@ class TransformerDecoderBlock(TransformerBlock):
         # 2. cross-attention over the memory
         h = self._sublayer_input(x, self.cross_attention_norm)
         memory_mask = None if memory_mask is None else ops.expand_dims(ops.cast(memory_mask, "bool"), 1)
-        y, weights = cross_attend(self.cross_attention.project_query(h), memory_mask)
-        # (batch, q_len, d_model), (batch, heads, q_len, src_len)
+        y, weights = self.cross_attention.attend(
+            self.cross_attention.project_query(h), memory_key, memory_value, memory_mask, training=training
+        )  # (batch, q_len, d_model), (batch, heads, q_len, src_len)
         x = self._residual(x, y, self.cross_attention_norm, training)
         # 3. position-wise feed-forward
         return self._feed_forward_sublayer(x, training), weights
 
     def forward(self, inputs, memory_key, memory_value, memory_mask=None, training=None):
-        """The whole target `(batch, tgt_len, d_model)` with memory keys and values `(batch, src_len, heads, key_dim)`.
+        """The whole target `(batch, tgt_len, d_model)` with precomputed memory keys and values.
 
         Returns `(outputs (batch, tgt_len, d_model), weights (batch, heads, tgt_len, src_len))`.
         """
@@ -101,19 +100,15 @@ class TransformerDecoderBlock(TransformerBlock):
             output, _ = attention.attend(attention.project_query(h), key, value, mask, training=training)
             return output
 
-        def cross_attend(query, mask):
-            return self.cross_attention.attend(query, memory_key, memory_value, mask, training=training)
-
-        return self._sublayers(inputs, self_attend, cross_attend, memory_mask, training)
+        return self._sublayers(inputs, self_attend, memory_key, memory_value, memory_mask, training)
 
     def step(self, inputs, cache_key, cache_value, memory_key, memory_value, memory_mask, step, training=None):
         """One target position with the self-attention cache.
 
         Args:
             inputs: `(batch, 1, d_model)`, position `step` of the target.
-            cache_key, cache_value: Kᵀ `(batch, heads, key_dim, max_length)` and
-                V `(batch, heads, max_length, key_dim)`, positions 0..step-1
-                filled by the previous steps.
+            cache_key, cache_value: `(batch, max_length, heads, key_dim)`, rows
+                0..step-1 filled by the previous steps.
             memory_key, memory_value: from `prepare_memory`.
             memory_mask: bool `(batch, src_len)` or None.
             step: int or scalar int32 tensor, the position (< max_length).
@@ -121,31 +116,28 @@ class TransformerDecoderBlock(TransformerBlock):
 
         Returns:
             `(outputs (batch, 1, d_model), cache_key, cache_value, weights (batch, heads, 1, src_len))`
-            with position `step` of both caches written.
+            with row `step` of both caches written.
         """
         caches = {}
 
         def self_attend(h):
             attention = self.self_attention
-            key_t, value = attention.prepare_key_value(h)  # (batch, heads, key_dim, 1), (batch, heads, 1, key_dim)
-            caches["key"] = attention.update_cache(cache_key, key_t, step, axis=3)
-            caches["value"] = attention.update_cache(cache_value, value, step, axis=2)
-            max_length = ops.shape(cache_value)[2]
+            key, value = attention.project_key_value(h)  # (batch, 1, heads, key_dim)
+            caches["key"] = attention.update_cache(cache_key, key, step)
+            caches["value"] = attention.update_cache(cache_value, value, step)
+            max_length = ops.shape(cache_key)[1]
             visible = ops.less_equal(ops.arange(max_length, dtype="int32"), ops.cast(step, "int32"))
-            visible = ops.reshape(visible, (1, 1, -1))  # (1, 1, max_length): positions 0..step
-            output, _ = attention.attend_prepared(
+            visible = ops.reshape(visible, (1, 1, -1))  # (1, 1, max_length): rows 0..step
+            output, _ = attention.attend(
                 attention.project_query(h), caches["key"], caches["value"], visible, training=training
             )
             return output
 
-        def cross_attend(query, mask):
-            return self.cross_attention.attend_prepared(query, memory_key, memory_value, mask, training=training)
-
-        outputs, weights = self._sublayers(inputs, self_attend, cross_attend, memory_mask, training)
+        outputs, weights = self._sublayers(inputs, self_attend, memory_key, memory_value, memory_mask, training)
         return outputs, caches["key"], caches["value"], weights
 
     def call(self, inputs, memory, memory_mask=None, training=None, return_attention=False):
-        memory_key, memory_value = self.cross_attention.project_key_value(memory)  # (batch, src_len, heads, key_dim)
+        memory_key, memory_value = self.prepare_memory(memory)
         outputs, weights = self.forward(inputs, memory_key, memory_value, memory_mask, training=training)
         if return_attention:
             return outputs, weights
