@@ -52,7 +52,8 @@ def _loss_on_first_batch(model, source_tokenizer, target_tokenizer):
 
 
 def _every_model_under(strategy, names=None, compared=COMPARED, batches=2, eager=True):
-    """Builds, compiles and fits each registered model on a global batch of 4 under `strategy`.
+    """Builds, compiles and fits each of `names` (default: every registered model) on a global batch of 4
+    under `strategy`.
 
     Returns the replicas and, per model, the losses under the strategy and, for the
     `compared` ones (trained on `batches` batches), on one device from the same initial weights.
