@@ -83,6 +83,8 @@ def main():
                         help="linear warm-up to --learning-rate, then inverse square root decay "
                              "(default: TUNED per family; 0 for a constant rate)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--bucket-width", type=int, default=None,
+                        help="length buckets every N tokens (1: one per length); default: 25%% apart")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model overrides")
     parser.add_argument("--test-limit", type=int, default=None, help="score only the first N test sources")
     parser.add_argument("--jit-compile", action="store_true")
@@ -101,7 +103,7 @@ def main():
         model=args.model, data=os.path.join(CORPUS, "train.tsv"), valid=os.path.join(CORPUS, "valid.tsv"),
         output=args.output or f"runs/quality-{args.model}", columns=(1, 0), tokenizer=args.tokenizer,
         vocab_size=args.vocab_size, epochs=1000, time_budget=args.budget, tokens_per_batch=args.tokens_per_batch,
-        max_length=64, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
+        max_length=64, bucket_width=args.bucket_width, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
         label_smoothing=args.label_smoothing,
         overrides=overrides, jit_compile=args.jit_compile,
     )
@@ -137,7 +139,7 @@ def _tokens_per_epoch(settings, source_tokenizer, target_tokenizer):
 
     dataset = make_dataset(open_source(settings.data, settings.columns), source_tokenizer, target_tokenizer,
                            tokens_per_batch=settings.tokens_per_batch, max_length=settings.max_length,
-                           shuffle=False, log=False)
+                           bucket_width=settings.bucket_width, shuffle=False, log=False)
     total = steps = 0
     for inputs, target_out in dataset:
         total += int((inputs["source"] != 0).numpy().sum() + (target_out != 0).numpy().sum())

@@ -133,6 +133,9 @@ def make_parser():
     train.add_argument("--batch-size", type=_positive_int, default=None, help="pairs per batch (default: token budget)")
     train.add_argument("--tokens-per-batch", type=_positive_int, default=4096)
     train.add_argument("--max-length", type=_positive_int, default=100, help="most tokens per side")
+    train.add_argument("--bucket-width", type=_positive_int, default=None,
+                       help="length buckets every N tokens (1: one per length, least padding; "
+                            "default: buckets 25%% apart)")
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--label-smoothing", type=float, default=0.1)
     train.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
@@ -252,7 +255,8 @@ def _run_train(args):
         model=args.model, data=args.data, output=args.output, valid=args.valid, columns=args.columns,
         tfds_keys=args.tfds_keys, tokenizer=args.tokenizer, vocab_size=args.vocab_size, lower=args.lower,
         epochs=args.epochs, time_budget=args.time_budget, batch_size=args.batch_size,
-        tokens_per_batch=args.tokens_per_batch, max_length=args.max_length, learning_rate=args.learning_rate,
+        tokens_per_batch=args.tokens_per_batch, max_length=args.max_length, bucket_width=args.bucket_width,
+        learning_rate=args.learning_rate,
         label_smoothing=args.label_smoothing, overrides=dict(args.set), seed=args.seed,
         task_size=args.task_size, jit_compile=args.jit_compile, warmup_steps=args.warmup_steps,
         strategy=args.strategy, save_every=args.save_every, deterministic=args.deterministic,

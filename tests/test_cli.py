@@ -39,7 +39,8 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
 
 def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys):
     run = str(tmp_path / "run")
-    assert cli.main(["train", "gru_attention", "--data", "task:dates", "--output", run, "--epochs", "1", *TINY]) == 0
+    assert cli.main(["train", "gru_attention", "--data", "task:dates", "--output", run, "--epochs", "1",
+                     "--bucket-width", "1", *TINY]) == 0
     assert "Saved" in capsys.readouterr().out
     assert cli.main(["translate", run, "3 mars 2021", "le 4 avril 1999", "--beam-size", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -57,7 +58,8 @@ def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys)
     assert cli.main(["translate", target, "3 mars 2021"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
     with open(os.path.join(run, "run.json")) as f:
-        assert json.load(f)["overrides"] == {"units": 16, "embedding_dim": 8}
+        recorded = json.load(f)
+    assert recorded["overrides"] == {"units": 16, "embedding_dim": 8} and recorded["bucket_width"] == 1
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,22 @@ def default_bucket_boundaries(max_length):
     return boundaries
 
 
+def width_bucket_boundaries(max_length, width):
+    """Bucket boundaries every `width` tokens up to `max_length` (OpenNMT-tf's `length_bucket_width`).
+
+    With `width=1` every length has its own bucket, so a batch holds pairs
+    of one length and pads only the shorter side: the least padding, and the
+    most batch shapes.
+
+    Example:
+    >>> width_bucket_boundaries(10, 3)
+    [4, 7, 10]
+    """
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"`bucket_width` must be a positive int. Received: bucket_width={width!r}")
+    return list(range(1 + width, max_length + 1, width))
+
+
 def model_length(source, target):
     """The padded length a pair occupies: max(source length, target_in length)."""
     return tf.maximum(tf.shape(source)[0], tf.shape(target)[0] - 1)
@@ -228,8 +244,8 @@ def _max_lengths(max_length):
 
 def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None, tokens_per_batch=None,
                  max_length=128, length_policy="drop", shuffle=True, shuffle_buffer_size=100_000, seed=None,
-                 cache=False, bucket_boundaries=None, drop_remainder=False, stats=None, log=True, name="train",
-                 order=None, batch_multiple=1):
+                 cache=False, bucket_boundaries=None, bucket_width=None, drop_remainder=False, stats=None, log=True,
+                 name="train", order=None, batch_multiple=1):
     """The model's batches `({"source", "target_in"}, target_out)` from text pairs.
 
     Args:
@@ -248,6 +264,8 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
         cache: False, True (cache token ids in memory) or a file path prefix.
         bucket_boundaries: length bucket boundaries (default: 25% apart from
             8 up to `max_length`; `[]` for none).
+        bucket_width: instead of `bucket_boundaries`, a bucket every this many
+            tokens (`width_bucket_boundaries`; 1: one per length, the least padding).
         drop_remainder: drop each bucket's last, smaller batch.
         stats: a `PipelineStats` to count into (default: a new one, attached to
             the result as `dataset.pipeline_stats`).
@@ -304,6 +322,13 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
                                                   drop_remainder, batch_multiple))
         return batches
 
+    if bucket_width is not None:
+        if bucket_boundaries is not None:
+            raise ValueError(f"Pass at most one of `bucket_boundaries` and `bucket_width`. Received: "
+                             f"bucket_boundaries={bucket_boundaries}, bucket_width={bucket_width}")
+        if longest is None:
+            raise ValueError("`bucket_width` needs `max_length`. Received: max_length=None")
+        bucket_boundaries = width_bucket_boundaries(longest, bucket_width)
     if longest is None and bucket_boundaries:
         raise ValueError("`bucket_boundaries` need `max_length`. Received: max_length=None")
     if not isinstance(batch_multiple, int) or batch_multiple < 1 or (batch_size or batch_multiple) < batch_multiple:

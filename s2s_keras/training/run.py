@@ -66,6 +66,8 @@ class TrainSettings:
         time_budget: stop after this many minutes of training (all calls together).
         batch_size / tokens_per_batch: batching (a token budget by default).
         max_length: most tokens per side; longer pairs are dropped (and counted).
+        bucket_width: length buckets every this many tokens (1: one per length,
+            the least padding); default: buckets 25% apart from 8 tokens.
         learning_rate: Adam's learning rate (the peak one with `warmup_steps`).
         warmup_steps: if set, a linear warm-up over this many steps to
             `learning_rate`, then inverse square-root decay (`NoamSchedule`).
@@ -97,6 +99,7 @@ class TrainSettings:
     batch_size: int = None
     tokens_per_batch: int = 4096
     max_length: int = 100
+    bucket_width: int = None
     learning_rate: float = 1e-3
     warmup_steps: int = None
     label_smoothing: float = 0.1
@@ -237,7 +240,7 @@ def train(settings, callbacks=()):
     source_tokenizer, target_tokenizer = _tokenizers(settings, train_source, write=chief)
     batching = dict(batch_size=settings.batch_size,
                     tokens_per_batch=None if settings.batch_size else settings.tokens_per_batch,
-                    max_length=settings.max_length,
+                    max_length=settings.max_length, bucket_width=settings.bucket_width,
                     batch_multiple=strategy.num_replicas_in_sync if strategy else 1)
     order = EpochOrder(settings.seed)
     train_ds = make_dataset(train_source, source_tokenizer, target_tokenizer, shuffle=True, seed=settings.seed,

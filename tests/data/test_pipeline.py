@@ -8,7 +8,7 @@ import tensorflow as tf
 from s2s_keras.data import CharTokenizer, PipelineStats, make_dataset
 from s2s_keras.data.pipeline import (
     add_start_end, batch_by_length, count_pairs, default_bucket_boundaries, limit_length, report_counts, skip_empty,
-    tokenize_pairs, to_model_inputs, unbatch_pairs,
+    tokenize_pairs, to_model_inputs, unbatch_pairs, width_bucket_boundaries,
 )
 from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
 
@@ -99,6 +99,32 @@ def test_token_budget_is_respected_and_nothing_lost(tokenizer):
     assert collections.Counter(s for s, _, _ in all_rows(dataset)) == expected
 
 
+def padding_share(dataset):
+    real = padded = 0
+    for inputs, target_out in dataset:
+        real += int(np.sum(inputs["source"] != PAD_ID) + np.sum(target_out != PAD_ID))
+        padded += int(np.size(inputs["source"]) + np.size(target_out))
+    return 1 - real / padded
+
+
+def test_bucket_width_one_gives_each_length_its_own_batches(tokenizer):
+    pairs = random_pairs(300, 40, seed=4)
+    dataset = make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=256, max_length=40, seed=3, bucket_width=1)
+    count = 0
+    for inputs, target_out in dataset:
+        source_lengths = np.sum(inputs["source"] != PAD_ID, axis=1)
+        target_in_lengths = np.sum(inputs["target_in"] != PAD_ID, axis=1)
+        pair_lengths = np.maximum(source_lengths, target_in_lengths)  # the length a pair is bucketed by
+        assert len(set(pair_lengths.tolist())) == 1
+        assert len(pair_lengths) * max(inputs["source"].shape[1], inputs["target_in"].shape[1]) <= 256
+        count += len(pair_lengths)
+    assert count == 300
+    wide = make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=256, max_length=40, seed=3)
+    assert padding_share(dataset) < padding_share(wide)
+    expected = collections.Counter(tuple(tokenizer.tokenize([s])[0].numpy()) for s, _ in pairs)
+    assert collections.Counter(s for s, _, _ in all_rows(dataset)) == expected
+
+
 def test_same_seed_same_batches_other_seed_other_order(tokenizer):
     pairs = random_pairs(200, 12, seed=2)
 
@@ -152,6 +178,15 @@ def test_argument_errors(tokenizer):
     with pytest.raises(ValueError, match="load_tsv"):
         make_dataset("train.tsv", tokenizer, tokenizer, batch_size=2)
     assert default_bucket_boundaries(30) == [8, 10, 13, 17, 22, 28]
+    assert width_bucket_boundaries(10, 3) == [4, 7, 10]
+    assert width_bucket_boundaries(5, 1) == [2, 3, 4, 5]
+    with pytest.raises(ValueError, match="Received: bucket_width=0"):
+        make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=100, max_length=10, bucket_width=0)
+    with pytest.raises(ValueError, match="at most one of `bucket_boundaries` and `bucket_width`"):
+        make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=100, max_length=10, bucket_width=2,
+                     bucket_boundaries=[4])
+    with pytest.raises(ValueError, match="`bucket_width` needs `max_length`"):
+        make_dataset(pairs, tokenizer, tokenizer, batch_size=4, max_length=None, bucket_width=2)
 
 
 def test_a_model_trains_on_the_batches(tokenizer):
