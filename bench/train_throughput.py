@@ -11,11 +11,15 @@ float32 / `mixed_bfloat16` and with or without `jit_compile`.
   ~9 per sentence) and hashed into ids 4..7999. Tokens per second count the
   non-padding source and target tokens (target with `[END]`), as OpenNMT-tf
   counts them.
-- Batches: sentences bucketed by length (buckets 8, 12, 16, 24, 32, 48, 64),
-  `batch_size * bucket ≈ --tokens-per-batch` (OpenNMT-tf's "tokens" batches).
-  Without XLA each side is padded to the batch's longest sentence, as
-  `make_dataset` and OpenNMT-tf pad; with `jit_compile` both sides are padded
-  to the bucket, so XLA compiles one program per bucket, all during warm-up.
+- Batches: sentences bucketed by length as OpenNMT-tf buckets its "tokens"
+  batches: buckets `--bucket-width` tokens wide (default 2, OpenNMT-tf's
+  training default; `make_dataset(bucket_width=...)` in s2s_keras), up to 64,
+  `batch_size * bucket ≈ --tokens-per-batch`. `--bucket-width 0` uses the
+  wider buckets of sessions 3–7 (8, 12, 16, 24, 32, 48, 64). Without XLA each
+  side is padded to the batch's longest sentence, as `make_dataset` and
+  OpenNMT-tf pad; with `jit_compile` both sides are padded to the bucket, and
+  the buckets are at least 8 wide (as OpenNMT-tf does under XLA), so XLA
+  compiles one program per bucket, all during warm-up.
 - MFU: model FLOPs of the real (non-padding) tokens, counted analytically
   (2 per multiply-add, backward = 2x forward: 6 per MAC), divided by the
   float32 matmul peak measured in the same run (`tf.linalg.matmul` 2048²).
@@ -24,13 +28,14 @@ float32 / `mixed_bfloat16` and with or without `jit_compile`.
 - `--profile CONFIG` (e.g. `transformer_small:fp32:jit`) writes a TensorFlow
   profile of a few steps and prints where the time goes, by op type.
 
-    .venv/bin/python bench/train_throughput.py [--steps 20] [--configs ...] [--peer-steps 100]
+    .venv/bin/python bench/train_throughput.py [--steps 20] [--configs ...] [--peer-steps 100] [--bucket-width 2]
 
 keras-hub is a benchmark-only dependency (`pip install -e ".[bench]"`).
 """
 
 import argparse
 import collections
+import functools
 import glob
 import os
 import re
@@ -52,7 +57,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "..", "shared", "data", "tatoeba-spa-eng", "train.tsv")
 PEER = os.path.join(HERE, "..", "..", "shared", "peers", "opennmt-tf", "run.sh")
 VOCAB = 8000
-BUCKETS = (8, 12, 16, 24, 32, 48, 64)
+MAX_LENGTH = 64
+WIDE_BUCKETS = (8, 12, 16, 24, 32, 48, 64)  # `--bucket-width 0`: the buckets of sessions 3-7
+XLA_BUCKET_WIDTH = 8
 SMALL = dict(d_model=256, num_layers=3, num_heads=8, intermediate_dim=512)  # transformer_small
 GRU = dict(embedding_dim=256, units=512)  # gru_attention's defaults
 DEFAULT_CONFIGS = (
@@ -71,7 +78,16 @@ def tokenize(sentence):
     return [4 + zlib.crc32(p.encode()) % (VOCAB - 4) for p in pieces]
 
 
-def make_batches(path, tokens_per_batch, seed=0):
+def bucket_of(length, width):
+    """The longest length of `length`'s bucket: buckets `width` wide (OpenNMT-tf's), or WIDE_BUCKETS for 0."""
+    if width == 0:
+        return next((b for b in WIDE_BUCKETS if length <= b), None)
+    bucket = -(-length // width) * width
+    return bucket if bucket <= MAX_LENGTH else None
+
+
+@functools.lru_cache(maxsize=None)
+def make_batches(path, tokens_per_batch, width, seed=0):
     """Bucketed batches of Spanish → English pairs: `[(bucket, [(source_ids, target_ids), ...]), ...]`."""
     by_bucket = collections.defaultdict(list)
     with open(path, encoding="utf-8") as f:
@@ -79,7 +95,7 @@ def make_batches(path, tokens_per_batch, seed=0):
             english, spanish = line.rstrip("\n").split("\t")[:2]
             source, target = tokenize(spanish), [START_ID, *tokenize(english), END_ID]
             length = max(len(source), len(target) - 1)
-            bucket = next((b for b in BUCKETS if length <= b), None)
+            bucket = bucket_of(length, width)
             if bucket is not None and source:
                 by_bucket[bucket].append((source, target))
     rng = np.random.default_rng(seed)
@@ -245,8 +261,16 @@ def warm_up(model, batches):
     return time.perf_counter() - started
 
 
-def measure(config, batches, steps):
+def batches_for(model, tokens_per_batch, width):
+    """The run's batches for `model`: buckets at least XLA_BUCKET_WIDTH wide under XLA (one program each)."""
+    if model.jit_compile and width:
+        width = max(width, XLA_BUCKET_WIDTH)
+    return make_batches(DATA, tokens_per_batch, width)
+
+
+def measure(config, steps, tokens_per_batch, width):
     kind, model = compiled_model(config)
+    batches = batches_for(model, tokens_per_batch, width)
     timed = padded(batches[:steps], to_bucket=model.jit_compile)
     warm_seconds = warm_up(model, timed)
     tokens = sum(int(sum(map(np.sum, real_lengths(b)))) for b in timed)
@@ -274,12 +298,12 @@ def peer_tokens_per_second(steps):
 # --- profile ------------------------------------------------------------------------------------------------
 
 
-def profile(config, batches, steps=5, top=25):
+def profile(config, tokens_per_batch, width, steps=5, top=25):
     """Profiles `steps` training steps and prints the time per TensorFlow op type (or XLA cluster)."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     _, model = compiled_model(config)
-    timed = padded(batches[:steps], to_bucket=model.jit_compile)
+    timed = padded(batches_for(model, tokens_per_batch, width)[:steps], to_bucket=model.jit_compile)
     warm_up(model, timed)
     logdir = tempfile.mkdtemp(prefix="s2s_profile_")
     tf.profiler.experimental.start(logdir)
@@ -315,19 +339,23 @@ def main():
                              "PRECISION in fp32, bf16 and MODE in eager (tf.function), jit")
     parser.add_argument("--peer-steps", type=int, default=0, help="also run the OpenNMT-tf peer (0: skip)")
     parser.add_argument("--profile", default=None, help="a CONFIG to profile instead of the measurements")
+    parser.add_argument("--bucket-width", type=int, default=2,
+                        help="length bucket width in tokens (OpenNMT-tf's default 2); 0: buckets 8, 12, 16, 24, ...")
     args = parser.parse_args()
 
-    batches = make_batches(DATA, args.tokens_per_batch)
-    print(f"{len(batches)} batches of about {args.tokens_per_batch} tokens; threads: "
-          f"intra={tf.config.threading.get_intra_op_parallelism_threads()} cores={os.cpu_count()}")
+    batches = make_batches(DATA, args.tokens_per_batch, args.bucket_width)
+    real, padded_tokens = _padding(batches)
+    print(f"{len(batches)} batches of about {args.tokens_per_batch} tokens, buckets "
+          f"{args.bucket_width or 'of sessions 3-7'} wide: {100 * real / padded_tokens:.1f}% of the padded tokens "
+          f"are real; threads: intra={tf.config.threading.get_intra_op_parallelism_threads()} cores={os.cpu_count()}")
     if args.profile:
-        profile(args.profile, batches)
+        profile(args.profile, args.tokens_per_batch, args.bucket_width)
         return
     peak = matmul_peak("float32")
     print(f"float32 matmul peak: {peak / 1e9:.0f} GFLOP/s (bfloat16: {matmul_peak('bfloat16') / 1e9:.0f} GFLOP/s)")
     results = []
     for config in args.configs:
-        result = measure(config, batches, args.steps)
+        result = measure(config, args.steps, args.tokens_per_batch, args.bucket_width)
         results.append(result)
         print(f"{config:32s} {result['tokens_per_s']:8.0f} tokens/s  MFU {100 * result['flops_per_s'] / peak:5.1f}%"
               f"  {result['step_ms']:7.0f} ms/step  (warm-up {result['warm_up_s']:.0f} s)", flush=True)
@@ -345,6 +373,16 @@ def main():
         if peer and "transformer_small" in best:
             print(f"best transformer_small / OpenNMT-tf: {best['transformer_small']['tokens_per_s'] / peer:.2f}x "
                   f"(OpenNMT-tf at {peer:.0f} tokens/s = MFU {100 * peer * 6 * _macs_per_token(batches) / peak:.1f}%)")
+
+
+def _padding(batches):
+    """Real (non-padding) and padded source + target tokens of `batches`, each side padded to its longest."""
+    real = padded_tokens = 0
+    for _, pairs in batches:
+        sources, targets = [len(s) for s, _ in pairs], [len(t) - 1 for _, t in pairs]
+        real += sum(sources) + sum(targets)
+        padded_tokens += len(pairs) * (max(sources) + max(targets))
+    return real, padded_tokens
 
 
 def _macs_per_token(batches):
