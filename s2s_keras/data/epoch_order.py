@@ -44,7 +44,7 @@ class EpochOrder:
         """The shuffle seed of the current epoch, a scalar int64 tensor."""
         return tf.constant(self.seed * SEED_STRIDE, tf.int64) + self.epoch.read_value()
 
-    def apply(self, pairs, make_batches, shuffle=True, shuffle_buffer_size=100_000):
+    def apply(self, pairs, make_batches, shuffle=True, shuffle_buffer_size=100_000, batch_shuffle_buffer_size=0):
         """`make_batches(pairs shuffled for the current epoch)` without the skipped batches.
 
         Args:
@@ -52,6 +52,8 @@ class EpochOrder:
             make_batches: `(pairs dataset) -> batches dataset`.
             shuffle: shuffle the pairs (else only skip).
             shuffle_buffer_size: pairs in the shuffle buffer.
+            batch_shuffle_buffer_size: with `shuffle`, batches in a second
+                shuffle buffer after `make_batches` (0: none).
 
         Returns:
             A dataset whose every pass reads `epoch` and `skip_batches` when it starts.
@@ -63,6 +65,10 @@ class EpochOrder:
             ordered = pairs
             if shuffle:
                 ordered = pairs.shuffle(shuffle_buffer_size, seed=self.shuffle_seed(), reshuffle_each_iteration=False)
-            return make_batches(ordered).skip(self.skip_batches.read_value())
+            batches = make_batches(ordered)
+            if shuffle and batch_shuffle_buffer_size:
+                batches = batches.shuffle(batch_shuffle_buffer_size, seed=2 * self.shuffle_seed() + 1,
+                                          reshuffle_each_iteration=False)
+            return batches.skip(self.skip_batches.read_value())
 
         return tf.data.Dataset.range(1).flat_map(one_pass)

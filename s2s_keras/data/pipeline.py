@@ -35,6 +35,8 @@ LENGTH_POLICIES = ("drop", "truncate")
 TOKENIZE_BATCH_SIZE = 1024
 SMALLEST_BUCKET = 8
 BUCKET_GROWTH = 1.25
+BATCH_SHUFFLE_PER_BUCKET = 4  # batches in the batch shuffle buffer per length bucket
+MIN_BATCH_SHUFFLE_BUFFER = 16
 
 
 # --- steps on ragged batches `(source (batch, None), target (batch, None))` ----------------------
@@ -245,7 +247,7 @@ def _max_lengths(max_length):
 def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None, tokens_per_batch=None,
                  max_length=128, length_policy="drop", shuffle=True, shuffle_buffer_size=100_000, seed=None,
                  cache=False, bucket_boundaries=None, bucket_width=None, drop_remainder=False, stats=None, log=True,
-                 name="train", order=None, batch_multiple=1):
+                 name="train", order=None, batch_multiple=1, batch_shuffle_buffer_size=None):
     """The model's batches `({"source", "target_in"}, target_out)` from text pairs.
 
     Args:
@@ -260,6 +262,13 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
         length_policy: "drop" over-long pairs or "truncate" them; counted either way.
         shuffle: shuffle pairs (each pass differently, reproducibly given `seed`).
         shuffle_buffer_size: pairs in the shuffle buffer.
+        batch_shuffle_buffer_size: with `shuffle`, the batches are shuffled
+            too, in a buffer of this many batches (default: 4 per bucket, at
+            least 16; 0: not shuffled). Length bucketing ends each pass with
+            every bucket's last, smaller batch, in bucket (length) order;
+            without this shuffle a pass would end with up to one small batch
+            per bucket, from the shortest to the longest sentences, and with
+            many buckets (`bucket_width=1`) those last updates undo training.
         seed: seed of the shuffle; the same seed gives the same batches.
         cache: False, True (cache token ids in memory) or a file path prefix.
         bucket_boundaries: length bucket boundaries (default: 25% apart from
@@ -322,6 +331,11 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
                                                   drop_remainder, batch_multiple))
         return batches
 
+    if batch_shuffle_buffer_size is not None and (
+        not isinstance(batch_shuffle_buffer_size, int) or batch_shuffle_buffer_size < 0
+    ):
+        raise ValueError(f"`batch_shuffle_buffer_size` must be an int >= 0. "
+                         f"Received: batch_shuffle_buffer_size={batch_shuffle_buffer_size!r}")
     if bucket_width is not None:
         if bucket_boundaries is not None:
             raise ValueError(f"Pass at most one of `bucket_boundaries` and `bucket_width`. Received: "
@@ -334,12 +348,20 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
     if not isinstance(batch_multiple, int) or batch_multiple < 1 or (batch_size or batch_multiple) < batch_multiple:
         raise ValueError(f"`batch_multiple` must be a positive int no larger than the batch size. "
                          f"Received: batch_multiple={batch_multiple}, batch_size={batch_size}")
+    if batch_shuffle_buffer_size is None:
+        boundaries = default_bucket_boundaries(longest) if bucket_boundaries is None and longest else bucket_boundaries
+        buckets = len(boundaries or []) + 1
+        batch_shuffle_buffer_size = max(MIN_BATCH_SHUFFLE_BUFFER, BATCH_SHUFFLE_PER_BUCKET * buckets)
     if order is not None:
-        dataset = order.apply(dataset, make_batches, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size)
+        dataset = order.apply(dataset, make_batches, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size,
+                              batch_shuffle_buffer_size=batch_shuffle_buffer_size)
     else:
         if shuffle:
             dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
         dataset = make_batches(dataset)
+        if shuffle and batch_shuffle_buffer_size:
+            batch_seed = None if seed is None else seed + 1
+            dataset = dataset.shuffle(batch_shuffle_buffer_size, seed=batch_seed, reshuffle_each_iteration=True)
     dataset = dataset.apply(to_model_inputs()).prefetch(tf.data.AUTOTUNE)
     dataset.pipeline_stats = stats
     return dataset

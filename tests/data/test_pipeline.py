@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from s2s_keras.data import CharTokenizer, PipelineStats, make_dataset
+from s2s_keras.data.epoch_order import EpochOrder
 from s2s_keras.data.pipeline import (
     add_start_end, batch_by_length, count_pairs, default_bucket_boundaries, limit_length, report_counts, skip_empty,
     tokenize_pairs, to_model_inputs, unbatch_pairs, width_bucket_boundaries,
@@ -123,6 +124,39 @@ def test_bucket_width_one_gives_each_length_its_own_batches(tokenizer):
     assert padding_share(dataset) < padding_share(wide)
     expected = collections.Counter(tuple(tokenizer.tokenize([s])[0].numpy()) for s, _ in pairs)
     assert collections.Counter(s for s, _, _ in all_rows(dataset)) == expected
+
+
+def batch_lengths(dataset):
+    """(pairs, padded length) of every batch, in order."""
+    return [(int(inputs["source"].shape[0]), max(inputs["source"].shape[1], inputs["target_in"].shape[1]))
+            for inputs, _ in dataset]
+
+
+@pytest.mark.parametrize("with_order", [False, True])
+def test_a_pass_does_not_end_with_every_bucket_flushed_in_length_order(tokenizer, with_order):
+    # Bucketing ends a pass with each bucket's last, smaller batch, shortest bucket first. With one bucket
+    # per length those made the last ~10% of Tatoeba's epoch: BLEU 11 instead of 44. The batches are shuffled.
+    pairs = random_pairs(1500, 40, seed=5)
+    order = EpochOrder(seed=3) if with_order else None
+    dataset = make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=256, max_length=40, seed=3,
+                           bucket_width=1, order=order)
+    batches = batch_lengths(dataset)
+    tail = [length for _, length in batches[-20:]]
+    assert tail != sorted(tail)
+    unshuffled = batch_lengths(make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=256, max_length=40,
+                                            seed=3, bucket_width=1, order=order, batch_shuffle_buffer_size=0))
+    unshuffled_tail = [length for _, length in unshuffled[-20:]]
+    assert unshuffled_tail == sorted(unshuffled_tail)  # what the shuffle undoes
+    assert sorted(batches) == sorted(unshuffled)  # the same batches, in another order
+    # The smaller batches are spread over the pass, not all at its end.
+    full = {length: max(n for n, l in batches if l == length) for _, length in batches}
+    partial = [i for i, (n, length) in enumerate(batches) if n < full[length]]
+    assert min(partial) < len(batches) - 2 * len(full)
+
+
+def test_batch_shuffle_buffer_size_must_be_a_count(tokenizer):
+    with pytest.raises(ValueError, match="batch_shuffle_buffer_size"):
+        make_dataset(random_pairs(4, 5), tokenizer, tokenizer, batch_size=2, max_length=8, batch_shuffle_buffer_size=-1)
 
 
 def test_same_seed_same_batches_other_seed_other_order(tokenizer):
