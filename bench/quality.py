@@ -85,7 +85,8 @@ def main():
                              "(default: TUNED per family; 0 for a constant rate)")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--bucket-width", type=int, default=None,
-                        help="length buckets every N tokens (1: one per length; 0: 25%% apart); default: TUNED per family")
+                        help="length buckets every N tokens (1: one per length; 0: 25%% apart); "
+                             "default: TUNED per family")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model overrides")
     parser.add_argument("--test-limit", type=int, default=None, help="score only the first N test sources")
     parser.add_argument("--jit-compile", action="store_true")
