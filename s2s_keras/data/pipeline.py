@@ -345,12 +345,13 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
         bucket_boundaries = width_bucket_boundaries(longest, bucket_width)
     if longest is None and bucket_boundaries:
         raise ValueError("`bucket_boundaries` need `max_length`. Received: max_length=None")
+    if longest is not None and bucket_boundaries is None:
+        bucket_boundaries = default_bucket_boundaries(longest)
     if not isinstance(batch_multiple, int) or batch_multiple < 1 or (batch_size or batch_multiple) < batch_multiple:
         raise ValueError(f"`batch_multiple` must be a positive int no larger than the batch size. "
                          f"Received: batch_multiple={batch_multiple}, batch_size={batch_size}")
     if batch_shuffle_buffer_size is None:
-        boundaries = default_bucket_boundaries(longest) if bucket_boundaries is None and longest else bucket_boundaries
-        buckets = len(boundaries or []) + 1
+        buckets = len(bucket_boundaries or []) + 1
         batch_shuffle_buffer_size = max(MIN_BATCH_SHUFFLE_BUFFER, BATCH_SHUFFLE_PER_BUCKET * buckets)
     if order is not None:
         dataset = order.apply(dataset, make_batches, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size,

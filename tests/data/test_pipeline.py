@@ -149,7 +149,7 @@ def test_a_pass_does_not_end_with_every_bucket_flushed_in_length_order(tokenizer
     assert unshuffled_tail == sorted(unshuffled_tail)  # what the shuffle undoes
     assert sorted(batches) == sorted(unshuffled)  # the same batches, in another order
     # The smaller batches are spread over the pass, not all at its end.
-    full = {length: max(n for n, l in batches if l == length) for _, length in batches}
+    full = {length: max(n for n, padded in batches if padded == length) for _, length in batches}
     partial = [i for i, (n, length) in enumerate(batches) if n < full[length]]
     assert min(partial) < len(batches) - 2 * len(full)
 
