@@ -90,6 +90,7 @@ def main():
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model overrides")
     parser.add_argument("--test-limit", type=int, default=None, help="score only the first N test sources")
     parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument("--seed", type=int, default=0, help="seeds weights and data order (repeat runs show the noise)")
     args = parser.parse_args()
 
     tuned = TUNED["transformer" if args.model.startswith("transformer") else "rnn"]
@@ -108,7 +109,7 @@ def main():
         vocab_size=args.vocab_size, epochs=1000, time_budget=args.budget, tokens_per_batch=args.tokens_per_batch,
         max_length=64, bucket_width=args.bucket_width, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
         label_smoothing=args.label_smoothing,
-        overrides=overrides, jit_compile=args.jit_compile,
+        overrides=overrides, jit_compile=args.jit_compile, seed=args.seed,
     )
     timer = StepTimer()
     started = time.time()
