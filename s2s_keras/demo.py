@@ -17,10 +17,11 @@ from s2s_keras.decoding import BeamSearch, GreedySearch
 from s2s_keras.evaluation import plot_attention, translate_all
 from s2s_keras.models import build_model
 from s2s_keras.training import MaskedAccuracy, masked_loss
-from s2s_keras.training.run import MODEL_FILE, save_model_atomically
+from s2s_keras.training.run import MODEL_FILE, save_model_atomically, save_tokenizers_atomically
 from s2s_keras.translator import Translator
 
 TARGET_MAX_LENGTH = 12  # "YYYY-MM-DD" + [END], with a margin
+DEMO_MARKER = "demo.json"  # marks a folder the demo made, and may overwrite
 
 
 def char_dataset(pairs, source_tokenizer, target_tokenizer, batch_size, shuffle_seed=None):
@@ -31,6 +32,21 @@ def char_dataset(pairs, source_tokenizer, target_tokenizer, batch_size, shuffle_
     """
     return make_dataset(pairs, source_tokenizer, target_tokenizer, batch_size=batch_size, max_length=None,
                         shuffle=shuffle_seed is not None, seed=shuffle_seed, bucket_boundaries=[], log=False)
+
+
+def _claim_output(output_dir):
+    """Creates `output_dir` as a demo folder, refusing a non-empty folder the demo did not make.
+
+    The demo replaces `model.keras` and `tokenizers/`; in a training run's folder
+    that would destroy the user's model.
+    """
+    marker = os.path.join(output_dir, DEMO_MARKER)
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not os.path.exists(marker):
+        raise ValueError(f"{output_dir!r} is not empty and was not made by the demo; give the demo a new or "
+                         "empty --output folder (nothing was changed).")
+    os.makedirs(output_dir, exist_ok=True)
+    with open(marker, "w") as f:
+        f.write('{"made_by": "s2s-keras demo"}\n')
 
 
 def split_pairs(num_train, num_test, seed):
@@ -61,8 +77,11 @@ def run_date_demo(output_dir="outputs/demo", num_train=30000, num_test=1000, epo
     Returns:
         A dict with `accuracy` (held-out exact match), `examples`, `seconds`
         (training time) and the paths written.
+
+    Raises:
+        ValueError: when `output_dir` is not empty and was not made by the demo.
     """
-    os.makedirs(output_dir, exist_ok=True)
+    _claim_output(output_dir)
     keras.utils.set_random_seed(seed)
     train, test = split_pairs(num_train, num_test, seed)
     source_tokenizer = CharTokenizer.from_texts(s for s, _ in train)
@@ -99,11 +118,10 @@ def run_date_demo(output_dir="outputs/demo", num_train=30000, num_test=1000, epo
     plot_path = os.path.join(output_dir, "attention.png")
     example_source, example_prediction, _ = max(examples, key=lambda e: len(e[0]))
     plot_attention(translator, example_source, example_prediction, path=plot_path)
+    tokenizers_path = os.path.join(output_dir, "tokenizers")
+    save_tokenizers_atomically(source_tokenizer, target_tokenizer, tokenizers_path)
     model_path = os.path.join(output_dir, MODEL_FILE)
     save_model_atomically(model, model_path)
-    tokenizers_path = os.path.join(output_dir, "tokenizers")
-    source_tokenizer.save(os.path.join(tokenizers_path, "source"))
-    target_tokenizer.save(os.path.join(tokenizers_path, "target"))
     print(f"\nAttention heatmap: {plot_path}\nModel: {model_path}\nTokenizers: {tokenizers_path}")
     result = {"accuracy": accuracy, "examples": examples, "seconds": seconds,
               "plot": plot_path, "model": model_path, "tokenizers": tokenizers_path}

@@ -63,11 +63,19 @@ def save(translator, path, version=None):
             N_BEST_SIGNATURE: translator.translate_n_best.get_concrete_function(),
         }
         tf.saved_model.save(translator, staging, signatures=signatures)
+        os.chmod(staging, _folder_mode())  # mkdtemp's 0700 would hide it from a server run by another user
         os.rename(staging, final)  # atomic on one file system; fails rather than replace
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def _folder_mode():
+    """The mode `os.makedirs` gives a new folder: 0777 less the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
 
 
 class ServedTranslator:
@@ -85,7 +93,14 @@ class ServedTranslator:
         self.version = version
 
     def predict(self, sentences):
-        """Strings -> `(translations, scores)` as Python lists."""
+        """Translates strings through the `serving_default` signature.
+
+        Args:
+            sentences: an iterable of strings.
+
+        Returns:
+            `(translations, scores)`: two Python lists, one entry per sentence.
+        """
         outputs = self._signature(inputs=tf.constant(list(sentences), tf.string))
         return [t.decode("utf-8") for t in outputs["translations"].numpy()], outputs["scores"].numpy().tolist()
 
@@ -109,9 +124,17 @@ def load(path, warm_up=False):
         path: the model folder or a version folder.
         warm_up: translate a few sentences right away (`ServedTranslator.warm_up`).
 
+    Returns:
+        A `ServedTranslator`: call it with a list of strings.
+
     Raises:
         ValueError: with a clear message when `path` is missing, holds no
             SavedModel, is corrupt, or lacks the `serving_default` signature.
+
+    Example:
+    >>> translate = load("saved_models/dates")  # doctest: +SKIP
+    >>> translate(["3 mars 2021"])  # doctest: +SKIP
+    ['2021-03-03']
     """
     if not os.path.isdir(path):
         raise ValueError(f"No such export folder: {path!r}")

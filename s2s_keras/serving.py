@@ -160,7 +160,16 @@ class ModelServer:
 
 
 def create_app(model_dir, **options):
-    """A Starlette app serving the export at `model_dir` (see `ModelServer` for options)."""
+    """A Starlette app that speaks TF Serving's REST API for the export at `model_dir`.
+
+    Args:
+        model_dir: the export folder (`saved_models/NAME`, holding `1/`, `2/`, ...).
+        **options: `ModelServer` arguments (`name`, `max_body_bytes`,
+            `max_batch`, `max_input_chars`, `warm_up`).
+
+    Returns:
+        A Starlette application (ASGI) for uvicorn or `starlette.testclient`.
+    """
     server = ModelServer(model_dir, **options)
 
     async def not_found(request, exc):
@@ -181,7 +190,18 @@ def create_app(model_dir, **options):
 
 
 def serve(model_dir, host="127.0.0.1", port=8501, log_level="info", **options):
-    """Runs the server until interrupted (binds 127.0.0.1 unless told otherwise)."""
+    """Runs the REST server until interrupted.
+
+    Args:
+        model_dir: the export folder.
+        host: the address to bind (127.0.0.1, this machine only, unless told otherwise).
+        port: the port (8501, TF Serving's REST port).
+        log_level: uvicorn's log level.
+        **options: `ModelServer` arguments.
+
+    Example:
+    >>> serve("saved_models/dates", port=8501)  # doctest: +SKIP
+    """
     import uvicorn
 
     uvicorn.run(create_app(model_dir, **options), host=host, port=port, log_level=log_level)

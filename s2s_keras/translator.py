@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from s2s_keras.data.tokens import PAD_ID, START_ID
 from s2s_keras.decoding import GreedySearch, decode
-from s2s_keras.models.seq2seq import OUTPUT_PROJECTION, SOURCE_EMBEDDING
+from s2s_keras.models.seq2seq import OUTPUT_PROJECTION, SOURCE_EMBEDDING, TARGET_EMBEDDING
 
 
 def model_vocab_sizes(model):
@@ -17,6 +17,21 @@ def model_vocab_sizes(model):
     return source_size, target_size
 
 
+def model_position_limits(model):
+    """`(source, target)` positions a model can embed: the rows of learned position tables, None if unlimited."""
+
+    def limit(name):
+        try:
+            layer = model.get_layer(name)
+        except ValueError:  # shared embeddings: one layer
+            layer = model.get_layer(SOURCE_EMBEDDING)
+        return layer.max_length if getattr(layer, "positions", None) == "learned" else None
+
+    return limit(SOURCE_EMBEDDING), limit(TARGET_EMBEDDING)
+
+
+DEFAULT_MAX_SOURCE_LENGTH = 256
+DEFAULT_MAX_TARGET_LENGTH = 100  # of the default search
 WARM_UP_WORDS = (3, 10, 24)  # about the source-length buckets 8, 16 and 32 for most tokenizers
 
 
@@ -72,8 +87,11 @@ class Translator(tf.Module):
         model: a registered model (`encode` / `initial_state` / `decode_step`).
         source_tokenizer, target_tokenizer: `s2s_keras.data` tokenizers whose
             vocabulary sizes match the model's.
-        search: a search strategy (default `GreedySearch(max_length=100)`).
-        max_source_length: source tokens kept per sentence.
+        search: a search strategy (default `GreedySearch(max_length=100)`, or
+            fewer steps when the model's learned target positions are fewer);
+            its `max_length` must not exceed them.
+        max_source_length: source tokens kept per sentence (default 256, or
+            fewer when the model's learned source positions are fewer).
         jit_compile: compile the encoder and search with XLA (much lower
             latency at small batches, where per-op overhead dominates).
 
@@ -83,7 +101,7 @@ class Translator(tf.Module):
     ['Where is the library?']
     """
 
-    def __init__(self, model, source_tokenizer, target_tokenizer, search=None, max_source_length=256,
+    def __init__(self, model, source_tokenizer, target_tokenizer, search=None, max_source_length=None,
                  jit_compile=False, name=None):
         super().__init__(name=name)
         source_size, target_size = model_vocab_sizes(model)
@@ -92,12 +110,24 @@ class Translator(tf.Module):
                 "The tokenizers do not match the model's vocabularies: model source/target sizes "
                 f"{source_size}/{target_size}, tokenizers {source_tokenizer.vocab_size}/{target_tokenizer.vocab_size}."
             )
+        source_limit, target_limit = model_position_limits(model)
+        if max_source_length is None:
+            max_source_length = min(DEFAULT_MAX_SOURCE_LENGTH, source_limit or DEFAULT_MAX_SOURCE_LENGTH)
         if not isinstance(max_source_length, int) or max_source_length <= 0:
             raise ValueError(f"`max_source_length` must be a positive integer. Received: {max_source_length!r}")
+        if source_limit is not None and max_source_length > source_limit:
+            raise ValueError(f"`max_source_length` {max_source_length} is more than the model's {source_limit} "
+                             "learned source positions.")
+        if search is None:
+            search = GreedySearch(max_length=min(DEFAULT_MAX_TARGET_LENGTH, target_limit or DEFAULT_MAX_TARGET_LENGTH))
+        search_length = getattr(search, "max_length", None)
+        if target_limit is not None and search_length is not None and search_length > target_limit:
+            raise ValueError(f"The search's max_length {search_length} is more than the model's {target_limit} "
+                             "learned target positions.")
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
-        self.search = search or GreedySearch(max_length=100)
+        self.search = search
         self.max_source_length = max_source_length
         self.jit_compile = bool(jit_compile)
         self._search_ids = tf.function(self._run_search, jit_compile=self.jit_compile)

@@ -1,5 +1,6 @@
 """The command line end to end on a tiny run: train, resume, translate, evaluate, export."""
 
+import io
 import json
 import os
 
@@ -32,12 +33,29 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     assert os.path.exists(tmp_path / "model.keras") and not os.path.exists(tmp_path / "backup")
     _, _, _, again = train(tiny_settings(tmp_path, epochs=3))  # finished: not trained again
     assert again == {}
-    other = TrainSettings(**{**tiny_settings(tmp_path, 3).__dict__, "tokenizer": "wordpiece"})
-    with pytest.raises(ValueError, match="holds another run"):
-        train(other)
+    for change in ({"tokenizer": "wordpiece"}, {"batch_size": 16}):
+        other = TrainSettings(**{**tiny_settings(tmp_path, 3).__dict__, **change})
+        with pytest.raises(ValueError, match=f"holds another run \\(different {next(iter(change))}\\)"):
+            train(other)
 
 
-def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys):
+def test_a_failed_final_save_keeps_the_backup_and_the_rerun_finishes(tmp_path, monkeypatch):
+    from s2s_keras.training import run
+
+    def disk_full(model, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run, "save_model_atomically", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        train(tiny_settings(tmp_path, epochs=2))
+    assert os.path.exists(tmp_path / "backup" / "state.npz") and not os.path.exists(tmp_path / "model.keras")
+    monkeypatch.undo()
+    _, _, _, logs = train(tiny_settings(tmp_path, epochs=2))
+    assert logs.get("loss", []) == []  # both epochs were done: nothing is trained again
+    assert os.path.exists(tmp_path / "model.keras") and not os.path.exists(tmp_path / "backup")
+
+
+def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys, monkeypatch):
     run = str(tmp_path / "run")
     assert cli.main(["train", "gru_attention", "--data", "task:dates", "--output", run, "--epochs", "1",
                      "--bucket-width", "1", *TINY]) == 0
@@ -49,6 +67,12 @@ def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys)
     sentences.write_text("3 mars 2021\n\nMarch 4th, 1999\n", encoding="utf-8")
     assert cli.main(["translate", run, "--file", str(sentences)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3  # the empty line gives an empty line
+    # invalid UTF-8 as an argument (a lone surrogate, PEP 383) or on stdin: U+FFFD, not an error
+    assert cli.main(["translate", run, "3 mars \udcff2021"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"3 mars 2021\nle 4 \xffavril\n")))
+    assert cli.main(["translate", run]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
     assert cli.main(["evaluate", run, "--data", "task:dates", "--limit", "20"]) == 0
     out = capsys.readouterr().out
     assert "BLEU" in out and "chrF" in out and "TER" in out and "nrefs:1" in out
@@ -71,6 +95,7 @@ def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys)
         (["evaluate", "missing_folder", "--data", "task:dates"], "No such export folder"),
         (["export", "missing_run", "out"], "not a finished training run"),
         (["train", "gru", "--data", "task:dates", "--output", "x", "--set", "hidden=3"], "Unknown override"),
+        (["train", "gru", "--data", "task:dates", "--output", "x", "--set", "units=-1"], "units"),
     ],
 )
 def test_errors_are_one_line_with_status_2(argv, message, capsys, tmp_path, monkeypatch):
@@ -78,6 +103,22 @@ def test_errors_are_one_line_with_status_2(argv, message, capsys, tmp_path, monk
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("s2s-keras: error:") and message in err and err.count("\n") == 1
+    assert not os.path.exists(tmp_path / "x")  # nothing written: the corrected command starts afresh
+
+
+def test_bad_files_are_one_line_errors_too(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("uno\ndos\ntres\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("one\ntwo\n", encoding="utf-8")
+    assert cli.main(["train", "gru", "--data", "a.txt,b.txt", "--output", "run", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "different numbers of lines" in err and err.count("\n") == 1
+    (tmp_path / "broken" / "tokenizers" / "source").mkdir(parents=True)
+    (tmp_path / "broken" / "tokenizers" / "source" / "tokenizer.json").write_text("{}", encoding="utf-8")
+    from s2s_keras.data import load_tokenizer
+
+    with pytest.raises(ValueError, match="is damaged"):
+        load_tokenizer(str(tmp_path / "broken" / "tokenizers" / "source"))
 
 
 @pytest.mark.parametrize("command", ["demo", "models", "train", "evaluate", "translate", "average", "export", "serve"])

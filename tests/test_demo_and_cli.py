@@ -7,13 +7,33 @@ from s2s_keras.demo import run_date_demo
 
 
 def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path):
-    result = run_date_demo(str(tmp_path), num_train=256, num_test=32, epochs=1, embedding_dim=8, units=16, verbose=0)
-    assert 0.0 <= result["accuracy"] <= 1.0 and len(result["examples"]) == 10
+    tiny = dict(num_train=256, num_test=32, epochs=1, embedding_dim=8, units=16, verbose=0)
+    result = run_date_demo(str(tmp_path), **tiny)
+    examples = result["examples"]
+    assert len(examples) == 10
     for key in ("plot", "model"):
         assert os.path.getsize(result[key]) > 0
     assert sorted(os.listdir(result["tokenizers"])) == ["source", "target"]
     with open(result["plot"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    # the saved folder is a run that translates exactly as the demo's own model did
+    from s2s_keras.decoding import GreedySearch
+    from s2s_keras.demo import TARGET_MAX_LENGTH
+    from s2s_keras.training.run import load_run
+    from s2s_keras.translator import Translator
+
+    model, source, target = load_run(str(tmp_path))
+    reloaded = Translator(model, source, target, search=GreedySearch(max_length=TARGET_MAX_LENGTH))
+    assert reloaded([e[0] for e in examples]) == [e[1] for e in examples]
+    run_date_demo(str(tmp_path), **tiny)  # its own folder: the demo may run again there
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "model.keras").write_bytes(b"a user's trained model")
+    with pytest.raises(ValueError, match="not made by the demo"):
+        run_date_demo(str(tmp_path), num_train=64, num_test=8, epochs=1, embedding_dim=8, units=16, verbose=0)
+    assert sorted(os.listdir(tmp_path)) == ["model.keras"]
+    assert (tmp_path / "model.keras").read_bytes() == b"a user's trained model"
 
 
 def test_cli_lists_models(capsys):

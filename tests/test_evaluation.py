@@ -45,7 +45,8 @@ def test_evaluate_translates_then_scores(translator_and_model):
     sources = ["abc", "de f"]
     result = evaluate(translator, sources, ["abc", "def"], batch_size=1, progress=True)
     assert result.hypotheses == translator(sources)
-    assert 0.0 <= result.bleu <= 100.0
+    assert result.bleu == pytest.approx(sacrebleu.corpus_bleu(result.hypotheses, [["abc", "def"]]).score)
+    assert result.chrf == pytest.approx(sacrebleu.corpus_chrf(result.hypotheses, [["abc", "def"]]).score)
 
 
 def test_bleu_callback_logs_into_history(translator_and_model):

@@ -75,12 +75,30 @@ def test_mismatched_vocabularies_are_rejected(translator):
         Translator(translator.model, other, translator.target_tokenizer)
 
 
+def test_length_limits_follow_learned_positions(translator):
+    source, target = translator.source_tokenizer, translator.target_tokenizer
+    model = s2s.build_model("transformer_tiny", source_vocab_size=source.vocab_size,
+                            target_vocab_size=target.vocab_size, positions="learned", max_length=12)
+    fitted = Translator(model, source, target)  # defaults shrink to the 12 learned positions
+    assert fitted.max_source_length == 12 and fitted.search.max_length == 12
+    assert len(fitted(["1" * 40])[0]) <= 12  # a long source is truncated, not an index error
+    with pytest.raises(ValueError, match="more than the model's 12 learned source positions"):
+        Translator(model, source, target, max_source_length=20)
+    with pytest.raises(ValueError, match="more than the model's 12 learned target positions"):
+        Translator(model, source, target, search=BeamSearch(beam_size=2, max_length=13))
+    sinusoidal = s2s.build_model("transformer_tiny", source_vocab_size=source.vocab_size,
+                                 target_vocab_size=target.vocab_size)
+    assert Translator(sinusoidal, source, target).max_source_length == 256
+
+
 def test_export_is_versioned_atomic_and_loads_back(translator, tmp_path):
     base = tmp_path / "dates"
     first = export.save(translator, str(base))
     second = export.save(translator, str(base))
     assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
     assert sorted(os.listdir(base)) == ["1", "2"]  # no staging folder left behind
+    os.makedirs(tmp_path / "plain")  # a version folder is as readable as any folder the user makes
+    assert os.stat(first).st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
     with pytest.raises(ValueError, match="already exists"):
         export.save(translator, str(base), version=1)
     served = export.load(str(base))
@@ -96,13 +114,27 @@ def test_failed_export_leaves_existing_versions_untouched(translator, tmp_path, 
     export.save(translator, str(base))
     before = sorted(os.listdir(base / "1"))
 
-    def broken_save(*args, **kwargs):
+    def broken_save(translator, staging, **kwargs):  # fails half-way through writing
+        with open(os.path.join(staging, "saved_model.pb"), "wb") as f:
+            f.write(b"half")
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(export.tf.saved_model, "save", broken_save)
     with pytest.raises(RuntimeError, match="disk full"):
         export.save(translator, str(base))
     assert sorted(os.listdir(base)) == ["1"] and sorted(os.listdir(base / "1")) == before
+
+
+@pytest.mark.parametrize("name, sizes", [("transformer_tiny", {}), ("lstm_luong", {"units": 16, "embedding_dim": 8})])
+def test_other_architectures_export_and_load_back(translator, tmp_path, name, sizes):
+    source, target = translator.source_tokenizer, translator.target_tokenizer
+    model = s2s.build_model(name, source_vocab_size=source.vocab_size, target_vocab_size=target.vocab_size, **sizes)
+    beam = Translator(model, source, target, search=BeamSearch(beam_size=3, length_penalty=0.6, max_length=12))
+    served = export.load(export.save(beam, str(tmp_path / name)))
+    texts, scores = served.predict(SENTENCES)
+    expected_texts, expected_scores = beam(SENTENCES, return_scores=True)
+    assert texts == expected_texts and any(texts)  # random weights still produce some tokens
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
 
 
 def test_bad_folders_give_clear_errors(tmp_path):

@@ -201,13 +201,16 @@ class Tokenizer(tf.Module):
         Called on a subclass, the saved kind must be that subclass's.
 
         Raises:
-            ValueError: when `directory` holds no tokenizer, or one of another kind.
+            ValueError: when `directory` holds no tokenizer, a damaged one, or one of another kind.
         """
         path = os.path.join(directory, CONFIG_FILENAME)
         if not os.path.exists(path):
             raise ValueError(f"No {CONFIG_FILENAME} in the directory. Received: directory={directory!r}")
         with open(path, encoding="utf-8") as f:
             config = json.load(f)
+        required = {"kind", "format_version", "vocab_size"}
+        if not isinstance(config, dict) or not required <= config.keys():
+            raise ValueError(f"{path!r} is damaged: it needs the entries {', '.join(sorted(required))}.")
         kind = config.pop("kind")
         config.pop("format_version")
         vocab_size = config.pop("vocab_size")

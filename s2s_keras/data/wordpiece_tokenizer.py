@@ -61,7 +61,8 @@ class WordPieceTokenizer(Tokenizer):
 
     Unknown characters become one `[UNK]` each (the rest of the word is kept);
     `detokenize` drops them. A literal reserved token in the text ("[END]")
-    is read as that token, as in BERT.
+    becomes `[UNK]` too, so no text can end a sequence early or pass for
+    padding.
 
     Args:
         vocabulary: the tokens in id order from id 4 (no reserved tokens);
@@ -141,7 +142,9 @@ class WordPieceTokenizer(Tokenizer):
     def _tokenize_normalized(self, strings):
         words = tf.strings.split(strings)  # (batch, words): normalised text has single spaces
         pieces = self._wordpiece.tokenize(words)  # (batch, words, pieces) int64
-        return pieces.merge_dims(1, 2)  # (batch, pieces)
+        pieces = pieces.merge_dims(1, 2)  # (batch, pieces)
+        # "[PAD]", "[START]", "[END]" written in the text: unknown, not the reserved ids
+        return tf.ragged.map_flat_values(lambda ids: tf.where(ids < len(RESERVED_TOKENS), tf.cast(UNK_ID, ids.dtype), ids), pieces)
 
     def _detokenize_ids(self, ids):
         tokens = tf.ragged.map_flat_values(lambda i: self._to_token.lookup(tf.cast(i, tf.int64)), ids)

@@ -155,6 +155,9 @@ class BeamSearch:
             step, tokens, state, ids, log_probs, lengths, finished, coverage = loop_vars
             if use_coverage:
                 logits, state, weights = decode_step(tokens, state, memory, step, return_attention=True)
+                if weights is None:
+                    raise ValueError("`coverage_penalty` needs attention weights, and this model returns none "
+                                     "(a model without attention: rnn, lstm, gru). Use coverage_penalty=0.")
                 weights = tf.reshape(tf.cast(weights, tf.float32), tf.shape(coverage))
             else:
                 logits, state = decode_step(tokens, state, memory, step)[:2]

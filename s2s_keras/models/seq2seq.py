@@ -69,7 +69,23 @@ class Seq2SeqModel(keras.Model):
         return embedding(token_ids)
 
     def encode(self, source, training=False):
-        """Encodes source ids `(batch, src_len)` into the decoder's memory (a dict)."""
+        """Encodes source ids into the decoder's memory, computed once per sentence.
+
+        Args:
+            source: int32 `(batch, src_len)` ids, 0 on padding.
+            training: whether dropout is active.
+
+        Returns:
+            A dict of tensors, batch first (the encoder outputs or, for a
+            Transformer, each block's cross-attention keys and values, and the
+            source mask), that a search tiles per beam and passes to every
+            `decode_step`.
+
+        Example:
+        >>> memory = model.encode(source_ids)
+        >>> state = model.initial_state(memory, max_length=50)
+        >>> logits, state = model.decode_step(tf.fill([batch], START_ID), state, memory, step=0)
+        """
         source = ops.convert_to_tensor(source, dtype="int32")
         source_mask = ops.not_equal(source, PAD_ID)  # (batch, src_len)
         embedded = self.get_layer(SOURCE_EMBEDDING)(source)
@@ -77,7 +93,21 @@ class Seq2SeqModel(keras.Model):
         return self.get_layer(DECODER).prepare_memory(encoder_result, source_mask)
 
     def initial_state(self, memory, max_length=None):
-        """The decoder state before the first step (fixed-shape tensors, batch first)."""
+        """The decoder state before the first step.
+
+        Args:
+            memory: what `encode` returned.
+            max_length: steps the search may take (sizes a Transformer's
+                self-attention caches; RNNs ignore it).
+
+        Returns:
+            A nested structure of fixed-shape tensors, batch first: the RNN
+            states (and attention context with input feeding), or a
+            Transformer's key/value caches `(batch, max_length, heads, key_dim)`
+            per block. Beam search reorders every tensor along the batch axis.
+
+        Example: see `encode`.
+        """
         return self.get_layer(DECODER).initial_state(memory, max_length)
 
     def decode_step(self, token_ids, state, memory, step=0, return_attention=False):

@@ -19,6 +19,7 @@ Under a multi-worker strategy only the chief writes; every worker reads.
 """
 
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -30,10 +31,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """Backs up the full training state every `save_freq` batches or epoch; restores it on start.
 
     Args:
-        backup_dir: the folder of the backup (deleted when training ends normally).
+        backup_dir: the folder of the backup.
         order: the training dataset's `EpochOrder` (None: the data order is not resumed).
         save_freq: "epoch", or save every this many batches as well.
         is_chief: whether this process writes the backup (False on non-chief workers).
+        delete_on_train_end: delete the backup when `fit` returns normally, as
+            Keras does. False keeps it until `delete()` is called, e.g. once the
+            trained model is safely saved, so a failed save loses nothing.
 
     Example:
     >>> order = EpochOrder(seed=0)
@@ -41,8 +45,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     >>> model.fit(train_ds, epochs=10, callbacks=[ResumableBackup("run/backup", order, save_freq=500)])
     """
 
-    def __init__(self, backup_dir, order=None, save_freq="epoch", is_chief=True):
-        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=False, delete_checkpoint=True)
+    def __init__(self, backup_dir, order=None, save_freq="epoch", is_chief=True, delete_on_train_end=True):
+        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=False,
+                         delete_checkpoint=delete_on_train_end)
         if isinstance(save_freq, int) and save_freq <= 0:
             raise ValueError(f"`save_freq` must be 'epoch' or a positive integer. Received: save_freq={save_freq}")
         self.order = order
@@ -90,6 +95,11 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             if tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(f"{variable.path} has shape {tuple(variable.shape)}, the backup {value.shape}")
             variable.assign(value)
+
+    def delete(self):
+        """Removes the backup folder (on the chief only; a no-op when there is none)."""
+        if self.is_chief and os.path.exists(self.backup_dir):
+            shutil.rmtree(self.backup_dir)
 
     # --- saving ------------------------------------------------------------------------------
 

@@ -87,5 +87,16 @@ def _global_sum(value):
 
 
 def masked_loss(label_smoothing=0.0):
-    """The masked cross-entropy loss for `model.compile` (see `MaskedSparseCategoricalCrossentropy`)."""
+    """The masked cross-entropy loss for `model.compile`.
+
+    Args:
+        label_smoothing: ε in [0, 1) (see `MaskedSparseCategoricalCrossentropy`).
+
+    Returns:
+        A `MaskedSparseCategoricalCrossentropy`: token-level cross-entropy from
+        logits, averaged over the non-padding target tokens.
+
+    Example:
+    >>> model.compile(optimizer="adam", loss=masked_loss(label_smoothing=0.1))
+    """
     return MaskedSparseCategoricalCrossentropy(label_smoothing=label_smoothing)

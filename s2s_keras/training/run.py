@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import time
 
 import keras
@@ -30,7 +31,7 @@ from s2s_keras.data import (
     make_dataset,
     task_source,
 )
-from s2s_keras.models import REGISTRY, build_model
+from s2s_keras.models import build_model
 from s2s_keras.training.averaging import average_checkpoints
 from s2s_keras.training.backup import ResumableBackup
 from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, epoch_checkpoints
@@ -41,9 +42,10 @@ from s2s_keras.training.schedules import NoamSchedule
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
-# Settings that must not change between a run and its resumption.
+# Settings that must not change between a run and its resumption (the batching too: the backup
+# counts the batches of the epoch already trained, which other batches would not match).
 FIXED_SETTINGS = ("model", "data", "columns", "tfds_keys", "tokenizer", "vocab_size", "lower", "overrides",
-                  "max_length", "seed", "task_size")
+                  "max_length", "seed", "task_size", "batch_size", "tokens_per_batch", "bucket_width")
 
 
 @dataclasses.dataclass
@@ -143,7 +145,11 @@ class TimeBudget(keras.callbacks.Callback):
         self.used = 0.0
         if os.path.exists(path):
             with open(path) as f:
-                self.used = float(json.load(f)["seconds"])
+                try:
+                    self.used = float(json.load(f)["seconds"])
+                except (KeyError, TypeError, ValueError) as error:
+                    raise ValueError(f"{path!r} is damaged ({error!r}); delete it to restart the time budget.") \
+                        from error
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.time()
@@ -192,11 +198,32 @@ def _tokenizers(settings, train_source, write=True):
     )
     if not write:  # a non-chief worker: the chief saves the same (deterministic) vocabularies
         return source_tokenizer, target_tokenizer
-    staging = folder + ".partial"
+    save_tokenizers_atomically(source_tokenizer, target_tokenizer, folder)
+    return source_tokenizer, target_tokenizer
+
+
+def save_tokenizers_atomically(source_tokenizer, target_tokenizer, folder):
+    """Writes `folder/source` and `folder/target` to a staging folder, then swaps it in.
+
+    A crash leaves either the previous pair or the new one, never a mix.
+    """
+    staging, previous = folder + ".partial", folder + ".previous"
+    shutil.rmtree(staging, ignore_errors=True)
     source_tokenizer.save(os.path.join(staging, "source"))
     target_tokenizer.save(os.path.join(staging, "target"))
-    os.replace(staging, folder)
-    return source_tokenizer, target_tokenizer
+    if os.path.exists(folder):
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(folder, previous)
+        os.replace(staging, folder)
+        shutil.rmtree(previous)
+    else:
+        os.replace(staging, folder)
+
+
+def _check_model_settings(settings):
+    """Builds the model once with tiny vocabularies, so that an unknown model name or a bad override
+    (`--set hiden=3`, `--set units=-1`) fails before the run folder is written."""
+    build_model(settings.model, source_vocab_size=8, target_vocab_size=8, **settings.overrides)
 
 
 def save_model_atomically(model, path):
@@ -220,7 +247,7 @@ def train(settings, callbacks=()):
         `(model, source_tokenizer, target_tokenizer, logs)`: logs of this call's
         epochs (empty for a finished run).
     """
-    REGISTRY.get(settings.model)  # an unknown name fails before anything is written
+    _check_model_settings(settings)  # an unknown name or a bad override fails before anything is written
     if settings.strategy == "multi-worker" and settings.time_budget is not None:
         raise ValueError("--time-budget cannot be used with the multi-worker strategy: workers would stop at "
                          "different steps. Use --epochs.")
@@ -262,10 +289,13 @@ def train(settings, callbacks=()):
                       loss=masked_loss(label_smoothing=settings.label_smoothing),
                       metrics=[MaskedAccuracy()], jit_compile=settings.jit_compile)
     checkpoints = os.path.join(settings.output, "checkpoints")
+    # kept until model.keras is saved: a failed save leaves the run resumable
+    resumable = ResumableBackup(backup, order, save_freq=settings.save_every or "epoch", is_chief=chief,
+                                delete_on_train_end=False)
     all_callbacks = [  # StopOnNaN first: it raises before anything can save a broken state
         StopOnNaN(hint=f"The last good state is kept in {backup!r} and {checkpoints!r}: lower the learning rate "
                        "and run the same command to resume from it."),
-        ResumableBackup(backup, order, save_freq=settings.save_every or "epoch", is_chief=chief),
+        resumable,
     ]
     if chief:
         all_callbacks.append(EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints))
@@ -285,6 +315,7 @@ def train(settings, callbacks=()):
             previous = json.load(f)
     with open(history_path, "w") as f:
         json.dump(previous + [logs], f, indent=2)
+    resumable.delete()  # last: until here a rerun resumes instead of starting over
     return model, source_tokenizer, target_tokenizer, logs
 
 
@@ -295,6 +326,9 @@ def load_run(output, model_file=None):
         output: the run folder.
         model_file: a `.keras` file in it to load instead of `model.keras`
             (e.g. `model_avg5.keras`).
+
+    Returns:
+        `(model, source_tokenizer, target_tokenizer)`.
     """
     model_path = os.path.join(output, model_file or MODEL_FILE)
     if not os.path.exists(model_path):

@@ -61,7 +61,8 @@ def test_round_trip_gives_the_normalised_text(tokenizers, kind):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_reserved_ids(tokenizers, kind):
     tokenizer = tokenizers[kind]
-    flat = tokenizer.tokenize(TEXTS).flat_values.numpy()
+    literal = [" ".join(RESERVED_TOKENS) + " Köln", "[END]", "Köln [PAD]"]  # reserved tokens written as text
+    flat = tokenizer.tokenize(TEXTS + literal).flat_values.numpy()
     assert flat.min() >= UNK_ID and not np.isin(flat, [PAD_ID, START_ID, END_ID]).any()
     assert flat.max() < tokenizer.vocab_size
     assert tokenizer.vocab_size == len(RESERVED_TOKENS) + len(tokenizer.vocabulary)

@@ -181,6 +181,12 @@ def test_bad_arguments_are_rejected():
         BeamSearch(max_length=5, min_length=5)
 
 
+def test_coverage_penalty_on_a_model_without_attention_is_a_clear_error():
+    model = s2s.build_model("gru", source_vocab_size=9, target_vocab_size=9, units=8, embedding_dim=4)
+    with pytest.raises(ValueError, match="coverage_penalty.*without attention"):
+        decode(model, tf.ones((1, 3), tf.int32), BeamSearch(beam_size=2, coverage_penalty=0.2, max_length=4))
+
+
 def test_transformer_beam_search_in_graph_and_xla_equals_eager_and_beam_one_is_greedy():
     model = s2s.build_model("transformer_tiny", source_vocab_size=14, target_vocab_size=14, max_length=16)
     source = np.array([[5, 6, 7, 3, 0, 0, 0], [4, 13, 12, 11, 10, 9, 3]], "int32")
