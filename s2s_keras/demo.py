@@ -22,6 +22,7 @@ from s2s_keras.translator import Translator
 
 TARGET_MAX_LENGTH = 12  # "YYYY-MM-DD" + [END], with a margin
 DEMO_MARKER = "demo.json"  # marks a folder the demo made, and may overwrite
+PLOT_FILE = "attention.png"
 
 
 def char_dataset(pairs, source_tokenizer, target_tokenizer, batch_size, shuffle_seed=None):
@@ -38,10 +39,13 @@ def _claim_output(output_dir):
     """Creates `output_dir` as a demo folder, refusing a non-empty folder the demo did not make.
 
     The demo replaces `model.keras` and `tokenizers/`; in a training run's folder
-    that would destroy the user's model.
+    that would destroy the user's model. A folder the demo wrote before it left
+    `demo.json` (only `attention.png`, `model.keras`, `tokenizers/`) is accepted.
     """
     marker = os.path.join(output_dir, DEMO_MARKER)
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not os.path.exists(marker):
+    entries = set(os.listdir(output_dir)) if os.path.isdir(output_dir) else set()
+    made_before_markers = PLOT_FILE in entries and entries <= {PLOT_FILE, MODEL_FILE, "tokenizers"}
+    if entries and DEMO_MARKER not in entries and not made_before_markers:
         raise ValueError(f"{output_dir!r} is not empty and was not made by the demo; give the demo a new or "
                          "empty --output folder (nothing was changed).")
     os.makedirs(output_dir, exist_ok=True)
@@ -115,7 +119,7 @@ def run_date_demo(output_dir="outputs/demo", num_train=30000, num_test=1000, epo
         mark = "✓" if prediction == target else f"✗ (expected {target})"
         print(f"  {source:>40}  →  {prediction}  {mark}")
 
-    plot_path = os.path.join(output_dir, "attention.png")
+    plot_path = os.path.join(output_dir, PLOT_FILE)
     example_source, example_prediction, _ = max(examples, key=lambda e: len(e[0]))
     plot_attention(translator, example_source, example_prediction, path=plot_path)
     tokenizers_path = os.path.join(output_dir, "tokenizers")

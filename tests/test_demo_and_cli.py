@@ -34,6 +34,10 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
         run_date_demo(str(tmp_path), num_train=64, num_test=8, epochs=1, embedding_dim=8, units=16, verbose=0)
     assert sorted(os.listdir(tmp_path)) == ["model.keras"]
     assert (tmp_path / "model.keras").read_bytes() == b"a user's trained model"
+    os.remove(tmp_path / "model.keras")
+    (tmp_path / "attention.png").write_bytes(b"")  # what the demo wrote before it left demo.json
+    run_date_demo(str(tmp_path), num_train=64, num_test=8, epochs=1, embedding_dim=8, units=16, verbose=0)
+    assert (tmp_path / "demo.json").exists()
 
 
 def test_cli_lists_models(capsys):
