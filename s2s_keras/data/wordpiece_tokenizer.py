@@ -144,7 +144,9 @@ class WordPieceTokenizer(Tokenizer):
         pieces = self._wordpiece.tokenize(words)  # (batch, words, pieces) int64
         pieces = pieces.merge_dims(1, 2)  # (batch, pieces)
         # "[PAD]", "[START]", "[END]" written in the text: unknown, not the reserved ids
-        return tf.ragged.map_flat_values(lambda ids: tf.where(ids < len(RESERVED_TOKENS), tf.cast(UNK_ID, ids.dtype), ids), pieces)
+        return tf.ragged.map_flat_values(
+            lambda ids: tf.where(ids < len(RESERVED_TOKENS), tf.cast(UNK_ID, ids.dtype), ids), pieces
+        )
 
     def _detokenize_ids(self, ids):
         tokens = tf.ragged.map_flat_values(lambda i: self._to_token.lookup(tf.cast(i, tf.int64)), ids)

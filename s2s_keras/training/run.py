@@ -31,7 +31,7 @@ from s2s_keras.data import (
     make_dataset,
     task_source,
 )
-from s2s_keras.models import build_model
+from s2s_keras.models import REGISTRY, build_model
 from s2s_keras.training.averaging import average_checkpoints
 from s2s_keras.training.backup import ResumableBackup
 from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, epoch_checkpoints
@@ -247,11 +247,12 @@ def train(settings, callbacks=()):
         `(model, source_tokenizer, target_tokenizer, logs)`: logs of this call's
         epochs (empty for a finished run).
     """
-    _check_model_settings(settings)  # an unknown name or a bad override fails before anything is written
+    REGISTRY.get(settings.model)  # an unknown name fails before anything is done
     if settings.strategy == "multi-worker" and settings.time_budget is not None:
         raise ValueError("--time-budget cannot be used with the multi-worker strategy: workers would stop at "
                          "different steps. Use --epochs.")
-    strategy = make_strategy(settings.strategy)
+    strategy = make_strategy(settings.strategy)  # first: a multi-worker strategy must precede any op
+    _check_model_settings(settings)  # a bad override fails before anything is written
     chief = is_chief(strategy)
     if settings.deterministic:
         tf.config.experimental.enable_op_determinism()
