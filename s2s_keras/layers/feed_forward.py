@@ -3,6 +3,7 @@
 import keras
 
 from s2s_keras.layers.cells import check_positive_int, check_rate
+from s2s_keras.layers.dropout import FastDropout
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -44,7 +45,7 @@ class FeedForward(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.dropout = check_rate("dropout", dropout)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = FastDropout(self.dropout)
 
     def build(self, inputs_shape):
         def dense(units, activation, name):

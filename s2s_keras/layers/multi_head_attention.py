@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from s2s_keras.layers.cells import check_positive_int, check_rate
+from s2s_keras.layers.dropout import FastDropout
 from s2s_keras.layers.masking import large_negative
 
 
@@ -108,7 +109,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         self.dropout = check_rate("dropout", dropout)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = FastDropout(self.dropout)
 
     def build(self, query_shape, value_shape=None):
         value_shape = query_shape if value_shape is None else value_shape

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from s2s_keras.layers.cells import check_positive_int, check_rate
+from s2s_keras.layers.dropout import FastDropout
 from s2s_keras.layers.feed_forward import FeedForward
 from s2s_keras.layers.layer_normalization import FusedLayerNormalization
 from s2s_keras.layers.multi_head_attention import CachedMultiHeadAttention
@@ -63,7 +64,7 @@ class TransformerBlock(keras.layers.Layer):
             kernel_initializer=self._initializer(), dtype=self.dtype_policy, name="feed_forward",
         )
         self.feed_forward_norm = self._layer_norm("feed_forward_norm")
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = FastDropout(self.dropout)
 
     def _initializer(self):
         return self.kernel_initializer.__class__.from_config(self.kernel_initializer.get_config())

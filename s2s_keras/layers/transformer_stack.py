@@ -3,6 +3,7 @@
 import keras
 
 from s2s_keras.layers.cells import check_positive_int, check_rate
+from s2s_keras.layers.dropout import FastDropout
 from s2s_keras.layers.layer_normalization import FusedLayerNormalization
 
 
@@ -51,7 +52,7 @@ class TransformerStack(keras.layers.Layer):
         self.normalize_first = bool(normalize_first)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
 
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = FastDropout(self.dropout)
         self.blocks = [
             self.block_class(
                 num_heads, intermediate_dim, dropout=self.dropout, attention_dropout=self.attention_dropout,
