@@ -239,7 +239,7 @@ def compiled_model(config):
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3), loss=s2s.losses.masked_loss(label_smoothing=0.1),
+        optimizer=s2s.training.FusedAdam(1e-3), loss=s2s.losses.masked_loss(label_smoothing=0.1),
         jit_compile=(mode == "jit"),
     )
     return kind, model

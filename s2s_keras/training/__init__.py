@@ -5,6 +5,7 @@ from s2s_keras.training.averaging import average_checkpoints
 from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, TrainingDiverged, epoch_checkpoints
 from s2s_keras.training.losses import MaskedSparseCategoricalCrossentropy, masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy, masked_accuracy
+from s2s_keras.training.optimizers import FusedAdam
 from s2s_keras.training.scheduled_sampling import (
     ScheduledSampling,
     inverse_sigmoid_schedule,
@@ -15,6 +16,7 @@ from s2s_keras.training.schedules import NoamSchedule
 
 __all__ = [
     "EpochCheckpoints",
+    "FusedAdam",
     "MaskedAccuracy",
     "MaskedSparseCategoricalCrossentropy",
     "NoamSchedule",

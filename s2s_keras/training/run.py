@@ -38,6 +38,7 @@ from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, epoch_chec
 from s2s_keras.training.distribute import distribute_options, is_chief, make_strategy
 from s2s_keras.training.losses import masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy
+from s2s_keras.training.optimizers import FusedAdam
 from s2s_keras.training.schedules import NoamSchedule
 
 RUN_FILE = "run.json"
@@ -286,7 +287,7 @@ def train(settings, callbacks=()):
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = build_model(settings.model, source_vocab_size=source_tokenizer.vocab_size,
                             target_vocab_size=target_tokenizer.vocab_size, **settings.overrides)
-        model.compile(optimizer=keras.optimizers.Adam(_learning_rate(settings)),
+        model.compile(optimizer=FusedAdam(_learning_rate(settings)),
                       loss=masked_loss(label_smoothing=settings.label_smoothing),
                       metrics=[MaskedAccuracy()], jit_compile=settings.jit_compile)
     checkpoints = os.path.join(settings.output, "checkpoints")
