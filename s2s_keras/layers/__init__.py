@@ -1,6 +1,7 @@
 """Custom Keras layers: attention, recurrent and Transformer encoders and decoders."""
 
 from s2s_keras.layers.attention import BahdanauAttention, BaseAttention, LuongAttention
+from s2s_keras.layers.dropout import FastDropout
 from s2s_keras.layers.feed_forward import FeedForward
 from s2s_keras.layers.layer_normalization import FusedLayerNormalization
 from s2s_keras.layers.multi_head_attention import CachedMultiHeadAttention
@@ -19,6 +20,7 @@ __all__ = [
     "BahdanauAttention",
     "BaseAttention",
     "CachedMultiHeadAttention",
+    "FastDropout",
     "FeedForward",
     "FusedLayerNormalization",
     "LuongAttention",
