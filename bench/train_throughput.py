@@ -22,7 +22,9 @@ float32 / `mixed_bfloat16` and with or without `jit_compile`.
   compiles one program per bucket, all during warm-up.
 - MFU: model FLOPs of the real (non-padding) tokens, counted analytically
   (2 per multiply-add, backward = 2x forward: 6 per MAC), divided by the
-  float32 matmul peak measured in the same run (`tf.linalg.matmul` 2048²).
+  float32 matmul peak measured in the same run (`tf.linalg.matmul` 2048²);
+  `mixed_bfloat16` rows also give the share of the bfloat16 peak (about 1.9×
+  the float32 one on CPUs with AVX-512 BF16, where oneDNN uses its dot products).
 - `--peer-steps N` also runs `../shared/peers/opennmt-tf/run.sh transformer_small N`
   (OpenNMT-tf 2.32 / TF 2.13, installed into /tmp on first use) and prints the ratio.
 - `--profile CONFIG` (e.g. `transformer_small:fp32:jit`) writes a TensorFlow
@@ -351,14 +353,15 @@ def main():
     if args.profile:
         profile(args.profile, args.tokens_per_batch, args.bucket_width)
         return
-    peak = matmul_peak("float32")
-    print(f"float32 matmul peak: {peak / 1e9:.0f} GFLOP/s (bfloat16: {matmul_peak('bfloat16') / 1e9:.0f} GFLOP/s)")
+    peak, bf16_peak = matmul_peak("float32"), matmul_peak("bfloat16")
+    print(f"float32 matmul peak: {peak / 1e9:.0f} GFLOP/s (bfloat16: {bf16_peak / 1e9:.0f} GFLOP/s)")
     results = []
     for config in args.configs:
         result = measure(config, args.steps, args.tokens_per_batch, args.bucket_width)
         results.append(result)
+        of_bf16_peak = f" ({100 * result['flops_per_s'] / bf16_peak:.1f}% of the bf16 peak)" if ":bf16:" in config else ""
         print(f"{config:32s} {result['tokens_per_s']:8.0f} tokens/s  MFU {100 * result['flops_per_s'] / peak:5.1f}%"
-              f"  {result['step_ms']:7.0f} ms/step  (warm-up {result['warm_up_s']:.0f} s)", flush=True)
+              f"{of_bf16_peak}  {result['step_ms']:7.0f} ms/step  (warm-up {result['warm_up_s']:.0f} s)", flush=True)
     best = {}
     for r in results:
         kind = r["config"].split(":")[0]

@@ -30,6 +30,7 @@ EXAMPLES = {
   s2s-keras train lstm_luong --data corpus.de.gz,corpus.en.gz --output runs/de-en --set units=256
   s2s-keras train gru_attention --data tfds:ted_hrlr_translate/pt_to_en --tfds-keys pt,en --output runs/pt-en
   s2s-keras train transformer_small --data train.tsv --output runs/big --strategy mirrored --save-every 500
+  s2s-keras train transformer_small --data train.tsv --output runs/bf16 --dtype-policy mixed_bfloat16
   TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
       s2s-keras train gru_attention --data train.tsv --output /shared/runs/mw --strategy multi-worker
 Run the same command again to resume an interrupted run: it continues from the last backup (each epoch,
@@ -155,6 +156,9 @@ def make_parser():
                        help="also back up the training state every N batches (default: each epoch)")
     train.add_argument("--deterministic", action="store_true",
                        help="deterministic ops: a resumed run ends bit-identical to an uninterrupted one")
+    train.add_argument("--dtype-policy", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32",
+                       help="mixed_bfloat16: 16-bit matmuls on CPUs with AVX-512 BF16 or AMX and on recent "
+                            "GPUs; mixed_float16: GPUs (loss scaling). Variables, logits and loss stay float32")
 
     evaluate = add("evaluate", "score a model with sacreBLEU (BLEU, chrF, TER) on a test set")
     evaluate.add_argument("path", help="a training run folder or an exported model folder")
@@ -272,6 +276,7 @@ def _run_train(args):
         label_smoothing=args.label_smoothing, overrides=dict(args.set), seed=args.seed,
         task_size=args.task_size, jit_compile=args.jit_compile, warmup_steps=args.warmup_steps,
         strategy=args.strategy, save_every=args.save_every, deterministic=args.deterministic,
+        dtype_policy=args.dtype_policy,
     )
     _, _, _, logs = train(settings)
     final = {k: round(v[-1], 4) for k, v in logs.items() if v}

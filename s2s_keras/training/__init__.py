@@ -1,4 +1,5 @@
-"""Training pieces: masked losses and metrics, schedules, scheduled sampling, callbacks, averaging."""
+"""Training pieces: masked losses and metrics, schedules, scheduled sampling, callbacks, averaging,
+mixed precision."""
 
 from s2s_keras.training import losses, metrics, schedules
 from s2s_keras.training.averaging import average_checkpoints
@@ -6,6 +7,7 @@ from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, TrainingDi
 from s2s_keras.training.losses import MaskedSparseCategoricalCrossentropy, masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy, masked_accuracy
 from s2s_keras.training.optimizers import FusedAdam
+from s2s_keras.training.precision import float32_copy, global_dtype_policy
 from s2s_keras.training.scheduled_sampling import (
     ScheduledSampling,
     inverse_sigmoid_schedule,
@@ -25,6 +27,8 @@ __all__ = [
     "TrainingDiverged",
     "average_checkpoints",
     "epoch_checkpoints",
+    "float32_copy",
+    "global_dtype_policy",
     "inverse_sigmoid_schedule",
     "linear_schedule",
     "losses",

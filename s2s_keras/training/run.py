@@ -39,6 +39,7 @@ from s2s_keras.training.distribute import distribute_options, is_chief, make_str
 from s2s_keras.training.losses import masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy
 from s2s_keras.training.optimizers import FusedAdam
+from s2s_keras.training.precision import DTYPE_POLICIES, global_dtype_policy
 from s2s_keras.training.schedules import NoamSchedule
 
 RUN_FILE = "run.json"
@@ -46,7 +47,8 @@ MODEL_FILE = "model.keras"
 # Settings that must not change between a run and its resumption (the batching too: the backup
 # counts the batches of the epoch already trained, which other batches would not match).
 FIXED_SETTINGS = ("model", "data", "columns", "tfds_keys", "tokenizer", "vocab_size", "lower", "overrides",
-                  "max_length", "seed", "task_size", "batch_size", "tokens_per_batch", "bucket_width")
+                  "max_length", "seed", "task_size", "batch_size", "tokens_per_batch", "bucket_width",
+                  "dtype_policy")
 
 
 @dataclasses.dataclass
@@ -86,6 +88,11 @@ class TrainSettings:
         strategy: None, "mirrored" or "multi-worker" (see `training.distribute`).
         deterministic: deterministic ops (`tf.config.experimental.enable_op_determinism`),
             so a resumed run ends bit-identical to an uninterrupted one.
+        dtype_policy: "float32", "mixed_bfloat16" (CPUs with AVX-512 BF16 or AMX,
+            TPUs, Ampere and newer GPUs) or "mixed_float16" (GPUs; the loss is
+            scaled). Mixed policies compute in 16 bits with float32 variables,
+            logits and loss; the saved model keeps its policy (see
+            `training.float32_copy` to serve it in float32).
     """
 
     model: str
@@ -114,6 +121,7 @@ class TrainSettings:
     save_every: int = None
     strategy: str = None
     deterministic: bool = False
+    dtype_policy: str = "float32"
 
 
 def open_source(spec, columns=(0, 1), tfds_keys=None, split="train", task_size=20000, seed=0):
@@ -180,7 +188,9 @@ def _check_run_file(settings, write=True):
     if os.path.exists(path):
         with open(path) as f:
             previous = json.load(f)
-        changed = [k for k in FIXED_SETTINGS if previous.get(k) != current.get(k)]
+        defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(TrainSettings)
+                                          if f.default is not dataclasses.MISSING}))
+        changed = [k for k in FIXED_SETTINGS if previous.get(k, defaults.get(k)) != current.get(k)]
         if changed:
             raise ValueError(f"{settings.output!r} holds another run (different {', '.join(changed)}); "
                              "use a new --output folder, nothing was changed.")
@@ -222,8 +232,11 @@ def save_tokenizers_atomically(source_tokenizer, target_tokenizer, folder):
 
 
 def _check_model_settings(settings):
-    """Builds the model once with tiny vocabularies, so that an unknown model name or a bad override
-    (`--set hiden=3`, `--set units=-1`) fails before the run folder is written."""
+    """Builds the model once with tiny vocabularies, so that an unknown model name, a bad override
+    (`--set hiden=3`, `--set units=-1`) or dtype policy fails before the run folder is written."""
+    if settings.dtype_policy not in DTYPE_POLICIES:
+        raise ValueError(f"dtype_policy must be one of {', '.join(DTYPE_POLICIES)}. "
+                         f"Received: {settings.dtype_policy!r}")
     build_model(settings.model, source_vocab_size=8, target_vocab_size=8, **settings.overrides)
 
 
@@ -284,7 +297,7 @@ def train(settings, callbacks=()):
                                 name="validation", **batching)
         valid_ds = distribute_options(valid_ds, strategy)
 
-    with strategy.scope() if strategy else contextlib.nullcontext():
+    with strategy.scope() if strategy else contextlib.nullcontext(), global_dtype_policy(settings.dtype_policy):
         model = build_model(settings.model, source_vocab_size=source_tokenizer.vocab_size,
                             target_vocab_size=target_tokenizer.vocab_size, **settings.overrides)
         model.compile(optimizer=FusedAdam(_learning_rate(settings)),
