@@ -176,6 +176,8 @@ def main():
     parser.add_argument("--jit-compile", action="store_true", help="compile the search with XLA")
     parser.add_argument("--early-stopping", action="store_true",
                         help="beam search stops once the best hypothesis has ended (BeamSearch(early_stopping=True))")
+    parser.add_argument("--float32", action="store_true",
+                        help="serve mixed-precision runs in float32 (`training.float32_copy`)")
     args = parser.parse_args()
     args.max_length = args.max_length or (80 if args.runs else 20)
     early = ", early stopping" if args.early_stopping else ""
@@ -210,12 +212,16 @@ def main():
 
 
 def bench_runs(args):
+    from s2s_keras.training import float32_copy
     from s2s_keras.training.run import load_run as load_trained_run
 
     texts = tatoeba_sources()
     with tempfile.TemporaryDirectory() as tmp:
         for folder in args.runs:
             model, source, target = load_trained_run(folder)
+            policy = model.get_layer("decoder").dtype_policy.name
+            if args.float32 and policy != "float32":
+                model, policy = float32_copy(model), f"float32 copy of a {policy} model"
             translator = Translator(model, source, target, jit_compile=args.jit_compile,
                                     search=BeamSearch(beam_size=args.beam_size, length_penalty=0.6,
                                                       max_length=args.max_length,
@@ -225,7 +231,7 @@ def bench_runs(args):
             path = export.save(translator, os.path.join(tmp, name))
             with open(os.path.join(folder, "run.json")) as f:
                 model_name = json.load(f)["model"]
-            print(f"\n{folder} ({model_name}, {model.count_params() / 1e6:.1f} M parameters): "
+            print(f"\n{folder} ({model_name}, {model.count_params() / 1e6:.1f} M parameters, {policy}): "
                   f"outputs of {lengths.mean():.1f} tokens on average, at most {lengths.max()}")
             print(f"  e.g. {texts[0]!r} -> {translator([texts[0]])[0]!r}")
             bench_export(path, name, texts, args)

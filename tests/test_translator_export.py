@@ -9,6 +9,7 @@ import pytest
 import s2s_keras as s2s
 from s2s_keras import export
 from s2s_keras.decoding import BeamSearch
+from s2s_keras.training import global_dtype_policy
 from s2s_keras.translator import Translator, pad_to_buckets
 
 SENTENCES = ["3 mars 2021", "le 4 avril 1999", "März", ""]
@@ -125,10 +126,16 @@ def test_failed_export_leaves_existing_versions_untouched(translator, tmp_path, 
     assert sorted(os.listdir(base)) == ["1"] and sorted(os.listdir(base / "1")) == before
 
 
-@pytest.mark.parametrize("name, sizes", [("transformer_tiny", {}), ("lstm_luong", {"units": 16, "embedding_dim": 8})])
-def test_other_architectures_export_and_load_back(translator, tmp_path, name, sizes):
+@pytest.mark.parametrize("name, sizes, policy", [
+    ("transformer_tiny", {}, "float32"), ("lstm_luong", {"units": 16, "embedding_dim": 8}, "float32"),
+    ("transformer_tiny", {}, "mixed_bfloat16"),  # as `train(dtype_policy="mixed_bfloat16")` saves it
+])
+def test_other_architectures_export_and_load_back(translator, tmp_path, name, sizes, policy):
     source, target = translator.source_tokenizer, translator.target_tokenizer
-    model = s2s.build_model(name, source_vocab_size=source.vocab_size, target_vocab_size=target.vocab_size, **sizes)
+    with global_dtype_policy(policy):
+        model = s2s.build_model(name, source_vocab_size=source.vocab_size, target_vocab_size=target.vocab_size,
+                                **sizes)
+    assert model.get_layer("decoder").dtype_policy.name == policy
     beam = Translator(model, source, target, search=BeamSearch(beam_size=3, length_penalty=0.6, max_length=12))
     served = export.load(export.save(beam, str(tmp_path / name)))
     texts, scores = served.predict(SENTENCES)
