@@ -11,7 +11,9 @@ against all of them (multi-reference BLEU). Also reports training tokens/s.
     .venv/bin/python bench/quality.py lstm_luong --budget 8 --tokens-per-batch 4096 --set units=512
 
 Defaults are tuned per model family for a 30-minute CPU budget (`TUNED`; the
-README says what each change gave); every flag overrides them.
+README says what each change gave); every flag overrides them. Where the
+machine's bfloat16 matmuls are fast, training runs in `mixed_bfloat16`
+(`--dtype-policy auto`, the default).
 Prints one Markdown table row at the end, for the README.
 """
 
@@ -43,6 +45,10 @@ TUNED = {
     "transformer": dict(tokens_per_batch=2048, learning_rate=1e-3, warmup_steps=400, vocab_size=4000,
                         bucket_width=2, overrides={"dropout": 0.0}),
 }
+# `--dtype-policy auto` trains in mixed_bfloat16 where bf16 matmuls are at least this much faster than
+# float32 (session 11's EPYC: 1.9x; transformer_small then trains 1.22-1.32x faster, BLEU 45.9 -> 51.0;
+# gru_attention level at 50.3).
+FAST_BFLOAT16 = 1.5
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tatoeba-spa-eng")
 
 
@@ -91,8 +97,9 @@ def main():
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model overrides")
     parser.add_argument("--test-limit", type=int, default=None, help="score only the first N test sources")
     parser.add_argument("--jit-compile", action="store_true")
-    parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES,
-                        help="mixed_bfloat16: bf16 matmuls (fast on AVX-512 BF16 CPUs)")
+    parser.add_argument("--dtype-policy", default="auto", choices=("auto", *DTYPE_POLICIES),
+                        help="auto (default): mixed_bfloat16 where this machine's bfloat16 matmuls run at least "
+                             f"{FAST_BFLOAT16:g}x as fast as float32 (oneDNN with AVX-512 BF16 or AMX), else float32")
     parser.add_argument("--seed", type=int, default=0, help="seeds weights and data order (repeat runs show the noise)")
     args = parser.parse_args()
 
@@ -100,6 +107,8 @@ def main():
     for key in ("tokens_per_batch", "learning_rate", "warmup_steps", "vocab_size", "bucket_width"):
         if getattr(args, key) is None:
             setattr(args, key, tuned[key])
+    if args.dtype_policy == "auto":
+        args.dtype_policy = fastest_dtype_policy()
     args.warmup_steps = args.warmup_steps or None  # 0: no warm-up
     args.bucket_width = args.bucket_width or None  # 0: buckets 25% apart
     overrides = dict(tuned["overrides"])
@@ -134,9 +143,19 @@ def main():
             print(f"  {source} -> {hypothesis}   (ref: {refs[0]})")
     print(f"\ntrained {epochs:.2f} epochs ({timer.steps} steps of ~{settings.tokens_per_batch} padded tokens) in "
           f"{wall / 60:.1f} min wall; about {tokens_per_s:,.0f} training tokens/s (source + target, non-padding)")
-    print("| model | budget | epochs | BLEU greedy | BLEU beam 5 | chrF beam 5 | train tokens/s |")
-    print(f"| {args.model} | {args.budget:g} min | {epochs:.1f} | {rows['greedy'].bleu:.1f} | {rows['beam 5'].bleu:.1f} | "
-          f"{rows['beam 5'].chrf:.1f} | {tokens_per_s:,.0f} |")
+    print("| model | budget | policy | epochs | BLEU greedy | BLEU beam 5 | chrF beam 5 | train tokens/s |")
+    print(f"| {args.model} | {args.budget:g} min | {args.dtype_policy} | {epochs:.1f} | {rows['greedy'].bleu:.1f} | "
+          f"{rows['beam 5'].bleu:.1f} | {rows['beam 5'].chrf:.1f} | {tokens_per_s:,.0f} |")
+
+
+def fastest_dtype_policy():
+    """mixed_bfloat16 if this machine's bfloat16 matmuls beat float32 by `FAST_BFLOAT16`, else float32."""
+    from train_throughput import matmul_peak  # bench/ is the script's folder
+
+    float32, bfloat16 = matmul_peak("float32"), matmul_peak("bfloat16")
+    policy = "mixed_bfloat16" if bfloat16 >= FAST_BFLOAT16 * float32 else "float32"
+    print(f"matmul peak: float32 {float32 / 1e9:.0f} GFLOP/s, bfloat16 {bfloat16 / 1e9:.0f} GFLOP/s -> {policy}")
+    return policy
 
 
 def _tokens_per_epoch(settings, source_tokenizer, target_tokenizer):
