@@ -156,6 +156,7 @@ def make_parser():
                        help="also back up the training state every N batches (default: each epoch)")
     train.add_argument("--deterministic", action="store_true",
                        help="deterministic ops: a resumed run ends bit-identical to an uninterrupted one")
+    # training.precision.DTYPE_POLICIES, written out: `--help` must not wait for Keras to import
     train.add_argument("--dtype-policy", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32",
                        help="mixed_bfloat16: 16-bit matmuls on CPUs with AVX-512 BF16 or AMX and on recent "
                             "GPUs; mixed_float16: GPUs (loss scaling). Variables, logits and loss stay float32")
