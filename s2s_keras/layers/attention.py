@@ -113,8 +113,8 @@ class BahdanauAttention(BaseAttention):
         if units is None:
             raise ValueError("BahdanauAttention needs `units`. Received: units=None")
         super().__init__(units=units, **kwargs)
-        self.query_dense = keras.layers.Dense(units, use_bias=False, name="query_dense")
-        self.key_dense = keras.layers.Dense(units, use_bias=False, name="key_dense")
+        self.query_dense = keras.layers.Dense(units, use_bias=False, dtype=self.dtype_policy, name="query_dense")
+        self.key_dense = keras.layers.Dense(units, use_bias=False, dtype=self.dtype_policy, name="key_dense")
 
     def build(self, query_shape, values_shape, keys_shape=None):
         self.query_dense.build(query_shape)
@@ -174,11 +174,11 @@ class LuongAttention(BaseAttention):
                 f"Received: query_shape={query_shape}, values_shape={values_shape}"
             )
         if self.score == "general":
-            self.key_dense = keras.layers.Dense(query_units, use_bias=False, name="key_dense")
+            self.key_dense = keras.layers.Dense(query_units, use_bias=False, dtype=self.dtype_policy, name="key_dense")
             self.key_dense.build(values_shape)
         elif self.score == "concat":
-            self.query_dense = keras.layers.Dense(self.units, use_bias=False, name="query_dense")
-            self.key_dense = keras.layers.Dense(self.units, use_bias=False, name="key_dense")
+            self.query_dense = keras.layers.Dense(self.units, use_bias=False, dtype=self.dtype_policy, name="query_dense")
+            self.key_dense = keras.layers.Dense(self.units, use_bias=False, dtype=self.dtype_policy, name="key_dense")
             self.query_dense.build(query_shape)
             self.key_dense.build(values_shape)
             self.score_vector = self.add_weight(

@@ -45,7 +45,7 @@ class FeedForward(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.dropout = check_rate("dropout", dropout)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.dropout_layer = FastDropout(self.dropout)
+        self.dropout_layer = FastDropout(self.dropout, dtype=self.dtype_policy)
 
     def build(self, inputs_shape):
         def dense(units, activation, name):

@@ -109,7 +109,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         self.dropout = check_rate("dropout", dropout)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.dropout_layer = FastDropout(self.dropout)
+        self.dropout_layer = FastDropout(self.dropout, dtype=self.dtype_policy)
 
     def build(self, query_shape, value_shape=None):
         value_shape = query_shape if value_shape is None else value_shape

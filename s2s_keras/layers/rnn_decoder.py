@@ -96,17 +96,20 @@ class RNNDecoder(keras.layers.Layer):
         self.residual = bool(residual)
 
         cell_class = CELL_KINDS[self.cell][0]
-        self.cells = [cell_class(self.units, name=f"{self.cell}_cell_{i}") for i in range(self.num_layers)]
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.cells = [cell_class(self.units, dtype=self.dtype_policy, name=f"{self.cell}_cell_{i}") for i in range(self.num_layers)]
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.attention_layer = None
         if attention == "bahdanau":
-            self.attention_layer = BahdanauAttention(self.attention_units, name="attention")
+            self.attention_layer = BahdanauAttention(self.attention_units, dtype=self.dtype_policy, name="attention")
         elif attention == "luong":
             self.attention_layer = LuongAttention(
-                luong_score, units=self.attention_units if luong_score == "concat" else None, name="attention"
+                luong_score, units=self.attention_units if luong_score == "concat" else None,
+                dtype=self.dtype_policy, name="attention",
             )
         if attention is not None:
-            self.attention_projection = keras.layers.Dense(self.units, activation="tanh", use_bias=False, name="attention_projection")
+            self.attention_projection = keras.layers.Dense(
+                self.units, activation="tanh", use_bias=False, dtype=self.dtype_policy, name="attention_projection"
+            )
 
     @property
     def attends_before_cells(self):

@@ -78,15 +78,19 @@ class RNNEncoder(keras.layers.Layer):
         direction_units = units // 2 if self.bidirectional else units
         self.rnn_layers = []
         for i in range(self.num_layers):
-            layer = layer_class(direction_units, return_sequences=True, return_state=True, name=f"{self.cell}_{i}")
+            layer = layer_class(
+                direction_units, return_sequences=True, return_state=True, dtype=self.dtype_policy, name=f"{self.cell}_{i}"
+            )
             if self.bidirectional:
-                layer = keras.layers.Bidirectional(layer, merge_mode="concat", name=f"bidirectional_{i}")
+                layer = keras.layers.Bidirectional(
+                    layer, merge_mode="concat", dtype=self.dtype_policy, name=f"bidirectional_{i}"
+                )
             self.rnn_layers.append(layer)
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.bridges = []
         if self.bridge_units is not None and self.bridge_units != self.units:
             self.bridges = [
-                [keras.layers.Dense(self.bridge_units, name=f"bridge_{i}_{j}") for j in range(states_per_layer(self.cell))]
+                [keras.layers.Dense(self.bridge_units, dtype=self.dtype_policy, name=f"bridge_{i}_{j}") for j in range(states_per_layer(self.cell))]
                 for i in range(self.num_layers)
             ]
 

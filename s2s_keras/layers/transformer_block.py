@@ -64,7 +64,7 @@ class TransformerBlock(keras.layers.Layer):
             kernel_initializer=self._initializer(), dtype=self.dtype_policy, name="feed_forward",
         )
         self.feed_forward_norm = self._layer_norm("feed_forward_norm")
-        self.dropout_layer = FastDropout(self.dropout)
+        self.dropout_layer = FastDropout(self.dropout, dtype=self.dtype_policy)
 
     def _initializer(self):
         return self.kernel_initializer.__class__.from_config(self.kernel_initializer.get_config())

@@ -52,7 +52,7 @@ class TransformerStack(keras.layers.Layer):
         self.normalize_first = bool(normalize_first)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
 
-        self.dropout_layer = FastDropout(self.dropout)
+        self.dropout_layer = FastDropout(self.dropout, dtype=self.dtype_policy)
         self.blocks = [
             self.block_class(
                 num_heads, intermediate_dim, dropout=self.dropout, attention_dropout=self.attention_dropout,

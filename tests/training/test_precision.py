@@ -45,6 +45,32 @@ def test_float32_copy_computes_exactly_as_the_float32_model_with_the_same_weight
     assert 0 < np.abs(bf16 - expected).max() < 0.1 * np.abs(expected).max()
 
 
+@pytest.mark.parametrize("name", ["gru_attention", "lstm_luong", "transformer_tiny"])
+def test_a_saved_mixed_model_loads_back_mixed_in_every_sublayer_outside_the_policy_scope(name, tmp_path):
+    """Sublayers take their parent's policy, so a `.keras` file loads the same without the global policy."""
+    sizes = SMALL.get(name, {"units": 16, "embedding_dim": 8})
+    with global_dtype_policy("mixed_bfloat16"):
+        model = build_model(name, source_vocab_size=30, target_vocab_size=20, **sizes)
+    rng = np.random.default_rng(0)
+    x = {"source": rng.integers(1, 30, (3, 7)).astype("int32"),
+         "target_in": rng.integers(3, 20, (3, 5)).astype("int32")}
+    x["source"][0, 4:] = 0  # padding
+    expected = keras.ops.convert_to_numpy(model(x))
+    model.save(tmp_path / "model.keras")
+
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+
+    def policies(model):
+        return [(type(layer).__name__, layer.dtype_policy.name)
+                for layer in model._flatten_layers(include_self=False) if not isinstance(layer, keras.layers.InputLayer)]
+
+    assert policies(reloaded) == policies(model)
+    assert {policy for _, policy in policies(model)} == {"mixed_bfloat16", "float32"}  # float32: the logits
+    assert sum(policy == "mixed_bfloat16" for _, policy in policies(model)) > 10  # nested sublayers included
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(reloaded(x)), expected)
+
+
 def tiny_settings(output, **changes):
     return TrainSettings(**{
         **dict(model="gru_attention", data="task:dates", output=str(output), tokenizer="char", epochs=2,
