@@ -14,7 +14,8 @@ Defaults are tuned per model family for a 30-minute CPU budget (`TUNED`; the
 README says what each change gave); every flag overrides them. Where the
 machine's bfloat16 matmuls are fast, training runs in `mixed_bfloat16`
 (`--dtype-policy auto`, the default).
-Prints one Markdown table row at the end, for the README.
+Scores the kept epoch checkpoint with the lowest validation loss (`--score last`:
+the final weights). Prints one Markdown table row at the end, for the README.
 """
 
 import argparse
@@ -101,6 +102,9 @@ def main():
                         help="auto (default): mixed_bfloat16 where this machine's bfloat16 matmuls run at least "
                              f"{FAST_BFLOAT16:g}x as fast as float32 (oneDNN with AVX-512 BF16 or AMX), else float32")
     parser.add_argument("--seed", type=int, default=0, help="seeds weights and data order (repeat runs show the noise)")
+    parser.add_argument("--score", choices=("best", "last"), default="best",
+                        help="best (default): score the epoch checkpoint with the lowest validation loss; "
+                             "last: the weights training ended with (before session 12)")
     args = parser.parse_args()
 
     tuned = TUNED["transformer" if args.model.startswith("transformer") else "rnn"]
@@ -131,6 +135,9 @@ def main():
     epochs = timer.steps / epoch_steps  # the last epoch is usually partial
     tokens_per_s = epoch_tokens * epochs / timer.seconds if timer.seconds else float("nan")
 
+    if args.score == "best":
+        print(restore_best_epoch(model, settings.output, logs))
+
     sources, references = test_set(args.test_limit)
     rows = {}
     for label, search in [("greedy", GreedySearch(max_length=80)),
@@ -146,6 +153,32 @@ def main():
     print("| model | budget | policy | epochs | BLEU greedy | BLEU beam 5 | chrF beam 5 | train tokens/s |")
     print(f"| {args.model} | {args.budget:g} min | {args.dtype_policy} | {epochs:.1f} | {rows['greedy'].bleu:.1f} | "
           f"{rows['beam 5'].bleu:.1f} | {rows['beam 5'].chrf:.1f} | {tokens_per_s:,.0f} |")
+
+
+def restore_best_epoch(model, output, logs):
+    """Loads the kept epoch checkpoint with the lowest validation loss into `model`; says which it chose.
+
+    Keras validates after the last, possibly partial, epoch too, and `EpochCheckpoints` saves it, so
+    epoch N of this run's history is `checkpoints/epoch-N.weights.h5`. A resumed run (its history split
+    over several `fit` calls) keeps its last weights.
+    """
+    with open(os.path.join(output, "history.json")) as f:
+        if len(json.load(f)) != 1:
+            return "scoring the last weights (a resumed run)"
+    losses = logs.get("val_loss", [])
+    candidates = [(loss, epoch) for epoch, loss in enumerate(losses, start=1)
+                  if os.path.exists(checkpoint_path(output, epoch))]
+    if not candidates:
+        return "scoring the last weights (no validation loss or checkpoints)"
+    loss, epoch = min(candidates)
+    if epoch == len(losses):
+        return f"scoring the last epoch ({epoch}, validation loss {loss:.4f}, the lowest)"
+    model.load_weights(checkpoint_path(output, epoch))
+    return f"scoring epoch {epoch} of {len(losses)}: validation loss {loss:.4f} against {losses[-1]:.4f} at the end"
+
+
+def checkpoint_path(output, epoch):
+    return os.path.join(output, "checkpoints", f"epoch-{epoch:03d}.weights.h5")
 
 
 def fastest_dtype_policy():
