@@ -177,7 +177,9 @@ class LuongAttention(BaseAttention):
             self.key_dense = keras.layers.Dense(query_units, use_bias=False, dtype=self.dtype_policy, name="key_dense")
             self.key_dense.build(values_shape)
         elif self.score == "concat":
-            self.query_dense = keras.layers.Dense(self.units, use_bias=False, dtype=self.dtype_policy, name="query_dense")
+            self.query_dense = keras.layers.Dense(
+                self.units, use_bias=False, dtype=self.dtype_policy, name="query_dense"
+            )
             self.key_dense = keras.layers.Dense(self.units, use_bias=False, dtype=self.dtype_policy, name="key_dense")
             self.query_dense.build(query_shape)
             self.key_dense.build(values_shape)

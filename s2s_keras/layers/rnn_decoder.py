@@ -96,7 +96,10 @@ class RNNDecoder(keras.layers.Layer):
         self.residual = bool(residual)
 
         cell_class = CELL_KINDS[self.cell][0]
-        self.cells = [cell_class(self.units, dtype=self.dtype_policy, name=f"{self.cell}_cell_{i}") for i in range(self.num_layers)]
+        self.cells = [
+            cell_class(self.units, dtype=self.dtype_policy, name=f"{self.cell}_cell_{i}")
+            for i in range(self.num_layers)
+        ]
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.attention_layer = None
         if attention == "bahdanau":

@@ -79,7 +79,8 @@ class RNNEncoder(keras.layers.Layer):
         self.rnn_layers = []
         for i in range(self.num_layers):
             layer = layer_class(
-                direction_units, return_sequences=True, return_state=True, dtype=self.dtype_policy, name=f"{self.cell}_{i}"
+                direction_units, return_sequences=True, return_state=True, dtype=self.dtype_policy,
+                name=f"{self.cell}_{i}",
             )
             if self.bidirectional:
                 layer = keras.layers.Bidirectional(
@@ -90,7 +91,10 @@ class RNNEncoder(keras.layers.Layer):
         self.bridges = []
         if self.bridge_units is not None and self.bridge_units != self.units:
             self.bridges = [
-                [keras.layers.Dense(self.bridge_units, dtype=self.dtype_policy, name=f"bridge_{i}_{j}") for j in range(states_per_layer(self.cell))]
+                [
+                    keras.layers.Dense(self.bridge_units, dtype=self.dtype_policy, name=f"bridge_{i}_{j}")
+                    for j in range(states_per_layer(self.cell))
+                ]
                 for i in range(self.num_layers)
             ]
 

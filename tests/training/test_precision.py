@@ -63,7 +63,8 @@ def test_a_saved_mixed_model_loads_back_mixed_in_every_sublayer_outside_the_poli
 
     def policies(model):
         return [(type(layer).__name__, layer.dtype_policy.name)
-                for layer in model._flatten_layers(include_self=False) if not isinstance(layer, keras.layers.InputLayer)]
+                for layer in model._flatten_layers(include_self=False)
+                if not isinstance(layer, keras.layers.InputLayer)]
 
     assert policies(reloaded) == policies(model)
     assert {policy for _, policy in policies(model)} == {"mixed_bfloat16", "float32"}  # float32: the logits
