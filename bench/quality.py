@@ -30,6 +30,7 @@ import keras  # noqa: E402
 
 from s2s_keras.decoding import BeamSearch, GreedySearch  # noqa: E402
 from s2s_keras.evaluation import evaluate  # noqa: E402
+from s2s_keras.training.callbacks import EpochCheckpoints, epoch_checkpoints  # noqa: E402
 from s2s_keras.training.precision import DTYPE_POLICIES  # noqa: E402
 from s2s_keras.training.run import TrainSettings, train  # noqa: E402
 from s2s_keras.translator import Translator  # noqa: E402
@@ -165,20 +166,17 @@ def restore_best_epoch(model, output, logs):
     with open(os.path.join(output, "history.json")) as f:
         if len(json.load(f)) != 1:
             return "scoring the last weights (a resumed run)"
+    kept = {int(EpochCheckpoints.PATTERN.search(path).group(1)): path
+            for path in epoch_checkpoints(os.path.join(output, "checkpoints"))}
     losses = logs.get("val_loss", [])
-    candidates = [(loss, epoch) for epoch, loss in enumerate(losses, start=1)
-                  if os.path.exists(checkpoint_path(output, epoch))]
+    candidates = [(loss, epoch) for epoch, loss in enumerate(losses, start=1) if epoch in kept]
     if not candidates:
         return "scoring the last weights (no validation loss or checkpoints)"
     loss, epoch = min(candidates)
     if epoch == len(losses):
         return f"scoring the last epoch ({epoch}, validation loss {loss:.4f}, the lowest)"
-    model.load_weights(checkpoint_path(output, epoch))
+    model.load_weights(kept[epoch])
     return f"scoring epoch {epoch} of {len(losses)}: validation loss {loss:.4f} against {losses[-1]:.4f} at the end"
-
-
-def checkpoint_path(output, epoch):
-    return os.path.join(output, "checkpoints", f"epoch-{epoch:03d}.weights.h5")
 
 
 def fastest_dtype_policy():
