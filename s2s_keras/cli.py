@@ -12,6 +12,10 @@ import sys
 # The demo's promise at its default size; `s2s-keras demo` at that size exits 1 below it.
 DEMO_TARGET_ACCURACY = 0.95
 DEMO_EPOCHS, DEMO_TRAIN_SIZE = 3, 30000
+RECIPE = "default: the model's recipe"
+# The `train` flags a recipe fills in when they are not given (`training.settings.RECIPE_FIELDS`).
+RECIPE_FLAGS = ("tokenizer", "vocab_size", "tokens_per_batch", "max_length", "bucket_width", "learning_rate",
+                "warmup_steps", "label_smoothing", "dtype_policy", "keep")
 
 EXAMPLES = {
     "demo": """examples:
@@ -24,17 +28,21 @@ EXAMPLES = {
   s2s-keras models gru_attention
 """,
     "train": """examples:
-  s2s-keras train gru_attention --data task:dates --tokenizer char --output runs/dates --epochs 3
   s2s-keras train transformer_small --data ../shared/data/tatoeba-spa-eng/train.tsv --columns 1,0 \\
       --valid ../shared/data/tatoeba-spa-eng/valid.tsv --output runs/spa-eng --time-budget 30
-  s2s-keras train lstm_luong --data corpus.de.gz,corpus.en.gz --output runs/de-en --set units=256
+  s2s-keras train gru_attention --data task:dates --tokenizer char --output runs/dates --epochs 3
+  s2s-keras train lstm_luong --data corpus.de.gz,corpus.en.gz --valid dev.de,dev.en --output runs/de-en --patience 3
   s2s-keras train gru_attention --data tfds:ted_hrlr_translate/pt_to_en --tfds-keys pt,en --output runs/pt-en
   s2s-keras train transformer_small --data train.tsv --output runs/big --strategy mirrored --save-every 500
-  s2s-keras train transformer_small --data train.tsv --output runs/bf16 --dtype-policy mixed_bfloat16
-  TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \
+  s2s-keras train transformer_small --data train.tsv --output runs/plain --recipe none --vocab-size 8000
+  TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \\
       s2s-keras train gru_attention --data train.tsv --output /shared/runs/mw --strategy multi-worker
+Settings not given come from the model's recipe (`s2s-keras models MODEL` prints it); each flag overrides one
+of them, and OUTPUT/run.json records every setting and where it came from. With --valid, model.keras holds
+the epoch with the lowest validation loss (--keep last: the last weights), each epoch reports BLEU and chrF
+on --bleu-sample validation sources, and OUTPUT/training_curves.png draws them.
 Run the same command again to resume an interrupted run: it continues from the last backup (each epoch,
-or every --save-every batches) with the same data order; with --deterministic it ends bit-identical.
+or every --save-every batches) with the settings it recorded and the same data order.
 """,
     "evaluate": """examples:
   s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5
@@ -63,6 +71,13 @@ def _positive_int(text):
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
     return value
 
 
@@ -95,7 +110,8 @@ def _override(text):
 
 def _add_search_flags(parser):
     parser.add_argument("--beam-size", type=_positive_int, default=None, help="beam search width (default: greedy)")
-    parser.add_argument("--length-penalty", type=float, default=0.0, help="GNMT length penalty alpha (beam only)")
+    parser.add_argument("--length-penalty", type=float, default=0.6,
+                        help="GNMT length penalty alpha, beam only (default 0.6; 0: none)")
     parser.add_argument("--max-length", type=_positive_int, default=100, help="most output tokens")
     parser.add_argument("--early-stopping", action="store_true",
                         help="beam only: stop once the best hypothesis has ended, not every beam (faster; exact "
@@ -106,8 +122,8 @@ def make_parser():
     parser = argparse.ArgumentParser(prog="s2s-keras", description="Sequence-to-sequence models for Keras 3.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name, help_text):
-        return sub.add_parser(name, help=help_text, epilog=EXAMPLES[name],
+    def add(name, help_text, description=None):
+        return sub.add_parser(name, help=help_text, description=description or help_text, epilog=EXAMPLES[name],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
     demo = add("demo", "train gru_attention to normalise dates and show what it learned")
@@ -119,35 +135,53 @@ def make_parser():
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--export", default=None, help="also export a SavedModel (beam 4) to this model folder")
 
-    models = add("models", "list the registered models and their defaults")
-    models.add_argument("name", nargs="?", help="show one model's overrides and defaults")
+    models = add("models", "list the registered models; with a name, its defaults and training recipe")
+    models.add_argument("name", nargs="?", help="show one model's overrides, defaults and training recipe")
 
     train = add("train", "train a model on a TSV file, parallel files, a TFDS dataset or an embedded task")
     train.add_argument("model", help="a registered model name (see `s2s-keras models`)")
     train.add_argument("--data", required=True, help="TSV file, SOURCE,TARGET files, tfds:NAME or task:NAME")
-    train.add_argument("--valid", help="validation data, in the same forms")
+    train.add_argument("--valid", help="validation data, in the same forms (enables the best-epoch model, "
+                                       "validation BLEU/chrF and --patience)")
     train.add_argument("--output", required=True, help="the run folder (resumed when it exists)")
+    train.add_argument("--recipe", choices=("model", "none"), default="model",
+                       help="model (default): every setting below that is not given comes from the model's recipe "
+                            "(`s2s-keras models NAME`); none: the plain settings")
     train.add_argument("--columns", type=_columns, default=(0, 1), help="TSV source,target columns (default 0,1)")
     train.add_argument("--tfds-keys", type=_pair, default=None, help="TFDS source,target feature names")
-    train.add_argument("--tokenizer", choices=["wordpiece", "sentencepiece", "char"], default="wordpiece")
-    train.add_argument("--vocab-size", type=_positive_int, default=8000)
+    train.add_argument("--tokenizer", choices=["wordpiece", "sentencepiece", "char"], default=None, help=RECIPE)
+    train.add_argument("--vocab-size", type=_positive_int, default=None, help=f"subwords per side; {RECIPE}")
     train.add_argument("--lower", action="store_true", help="lower-case the text")
-    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument("--epochs", type=_positive_int, default=10, help="most epochs (default 10)")
     train.add_argument("--time-budget", type=float, default=None, help="stop after this many minutes of training")
-    train.add_argument("--batch-size", type=_positive_int, default=None, help="pairs per batch (default: token budget)")
-    train.add_argument("--tokens-per-batch", type=_positive_int, default=4096)
-    train.add_argument("--max-length", type=_positive_int, default=100, help="most tokens per side")
-    train.add_argument("--bucket-width", type=_positive_int, default=None,
-                       help="length buckets every N tokens (1: one per length, least padding; "
-                            "default: buckets 25%% apart)")
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--label-smoothing", type=float, default=0.1)
+    train.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="pairs per batch (default: --tokens-per-batch decides)")
+    train.add_argument("--tokens-per-batch", type=_positive_int, default=None, help=f"padded tokens per batch; {RECIPE}")
+    train.add_argument("--max-length", type=_positive_int, default=None,
+                       help=f"most tokens per side, longer pairs are dropped and counted; {RECIPE}")
+    train.add_argument("--bucket-width", type=_non_negative_int, default=None,
+                       help=f"length buckets every N tokens (1: one per length; 0: buckets 25%% apart); {RECIPE}")
+    train.add_argument("--learning-rate", type=float, default=None, help=f"Adam's (peak) learning rate; {RECIPE}")
+    train.add_argument("--warmup-steps", type=_non_negative_int, default=None,
+                       help="warm up linearly to --learning-rate over N steps, then inverse square-root decay "
+                            f"(0: a constant rate); {RECIPE}")
+    train.add_argument("--label-smoothing", type=float, default=None, help=RECIPE)
     train.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
-                       help="a model override, e.g. --set units=256 (repeatable)")
+                       help="a model override over the recipe's, e.g. --set units=256 (repeatable)")
+    # training.precision.DTYPE_POLICIES, written out: `--help` must not wait for Keras to import
+    train.add_argument("--dtype-policy", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default=None,
+                       help="auto: mixed_bfloat16 where this machine's bfloat16 matmuls are >= 1.5x float32 "
+                            "(measured once, cached), a GPU's supported mixed policy, else float32; "
+                            "mixed_float16: GPUs (loss scaling). Variables, logits and loss stay float32. " + RECIPE)
+    train.add_argument("--keep", choices=("best", "last"), default=None,
+                       help="best: with --valid, model.keras holds the epoch with the lowest validation loss; "
+                            f"last: the last weights; {RECIPE}")
+    train.add_argument("--patience", type=_positive_int, default=None,
+                       help="stop when the validation loss has not improved for N epochs (default: never)")
+    train.add_argument("--bleu-sample", type=_non_negative_int, default=200,
+                       help="validation sources scored (greedy BLEU and chrF) at each epoch end (default 200; 0: none)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--task-size", type=_positive_int, default=20000, help="pairs generated for task: data")
-    train.add_argument("--warmup-steps", type=_positive_int, default=None,
-                       help="warm up linearly to --learning-rate, then inverse square-root decay (Noam)")
     train.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
     train.add_argument("--strategy", choices=["mirrored", "multi-worker"], default=None,
                        help="tf.distribute strategy: mirrored (this machine's GPUs or CPUs) or multi-worker "
@@ -156,16 +190,14 @@ def make_parser():
                        help="also back up the training state every N batches (default: each epoch)")
     train.add_argument("--deterministic", action="store_true",
                        help="deterministic ops: a resumed run ends bit-identical to an uninterrupted one")
-    # training.precision.DTYPE_POLICIES, written out: `--help` must not wait for Keras to import
-    train.add_argument("--dtype-policy", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32",
-                       help="mixed_bfloat16: 16-bit matmuls on CPUs with AVX-512 BF16 or AMX and on recent "
-                            "GPUs; mixed_float16: GPUs (loss scaling). Variables, logits and loss stay float32")
 
-    evaluate = add("evaluate", "score a model with sacreBLEU (BLEU, chrF, TER) on a test set")
+    evaluate = add("evaluate", "score a model with sacreBLEU (BLEU, chrF, TER) on a test set",
+                   "A source that occurs on several lines is translated once and scored against all of its "
+                   "references (multi-reference BLEU, as docs/benchmarks.md scores Tatoeba).")
     evaluate.add_argument("path", help="a training run folder or an exported model folder")
     evaluate.add_argument("--data", required=True, help="test data: TSV file, SOURCE,TARGET files or task:NAME")
     evaluate.add_argument("--columns", type=_columns, default=(0, 1))
-    evaluate.add_argument("--limit", type=_positive_int, default=None, help="score only the first N pairs")
+    evaluate.add_argument("--limit", type=_positive_int, default=None, help="score only the first N distinct sources")
     evaluate.add_argument("--batch-size", type=_positive_int, default=64)
     _add_search_flags(evaluate)
 
@@ -254,39 +286,53 @@ def _run_demo(args):
 
 
 def _run_models(args):
-    from s2s_keras.models import list_models, model_defaults
+    from s2s_keras.models import get_recipe, list_models, model_defaults
 
     for name in [args.name] if args.name else list_models():
         defaults = model_defaults(name)
         print(name)
         if args.name:
+            print("  builder defaults (--set KEY=VALUE):")
             for key, value in defaults.items():
-                print(f"  {key} = {value!r}")
+                print(f"    {key} = {value!r}")
+            recipe = get_recipe(name)
+            print(f"  training recipe (`s2s-keras train` uses it for every flag not given; {recipe.note}):")
+            for key, value in recipe.settings().items():
+                print(f"    {key} = {value!r}")
     return 0
 
 
-def _run_train(args):
-    from s2s_keras.training.run import TrainSettings, train
+def train_settings(args):
+    """The `TrainSettings` of parsed `train` arguments: only the recipe settings given on the command line are set.
 
-    settings = TrainSettings(
-        model=args.model, data=args.data, output=args.output, valid=args.valid, columns=args.columns,
-        tfds_keys=args.tfds_keys, tokenizer=args.tokenizer, vocab_size=args.vocab_size, lower=args.lower,
-        epochs=args.epochs, time_budget=args.time_budget, batch_size=args.batch_size,
-        tokens_per_batch=args.tokens_per_batch, max_length=args.max_length, bucket_width=args.bucket_width,
-        learning_rate=args.learning_rate,
-        label_smoothing=args.label_smoothing, overrides=dict(args.set), seed=args.seed,
-        task_size=args.task_size, jit_compile=args.jit_compile, warmup_steps=args.warmup_steps,
-        strategy=args.strategy, save_every=args.save_every, deterministic=args.deterministic,
-        dtype_policy=args.dtype_policy,
+    `bench/quality.py` builds its runs with this too, so the benchmark trains what the command trains.
+    """
+    from s2s_keras.training.run import TrainSettings
+
+    given = {key: getattr(args, key) for key in RECIPE_FLAGS if getattr(args, key) is not None}
+    for key in ("bucket_width", "warmup_steps"):  # 0: buckets 25% apart, a constant learning rate
+        if given.get(key) == 0:
+            given[key] = None
+    return TrainSettings(
+        model=args.model, data=args.data, output=args.output, valid=args.valid, recipe=args.recipe,
+        columns=args.columns, tfds_keys=args.tfds_keys, lower=args.lower, epochs=args.epochs,
+        time_budget=args.time_budget, batch_size=args.batch_size, overrides=dict(args.set), seed=args.seed,
+        task_size=args.task_size, jit_compile=args.jit_compile, strategy=args.strategy, save_every=args.save_every,
+        deterministic=args.deterministic, patience=args.patience, bleu_sample=args.bleu_sample, **given,
     )
-    _, _, _, logs = train(settings)
+
+
+def _run_train(args):
+    from s2s_keras.training.run import train
+
+    _, _, _, logs = train(train_settings(args))
     final = {k: round(v[-1], 4) for k, v in logs.items() if v}
     print(f"Saved {os.path.join(args.output, 'model.keras')}; last epoch: {final}")
     return 0
 
 
 def _run_evaluate(args):
-    from s2s_keras.evaluation import evaluate
+    from s2s_keras.evaluation import evaluate, group_references
     from s2s_keras.training.run import open_source
 
     translator = _open_translator(args)
@@ -294,11 +340,13 @@ def _run_evaluate(args):
     for source, target in open_source(args.data, args.columns, split="test", task_size=args.limit or 1000,
                                       seed=12345).as_numpy_iterator():
         pairs.append((source.decode("utf-8", "replace"), target.decode("utf-8", "replace")))
-        if args.limit and len(pairs) >= args.limit:
-            break
     if not pairs:
         raise ValueError(f"No pairs in {args.data!r}.")
-    result = evaluate(translator, [s for s, _ in pairs], [t for _, t in pairs], args.batch_size, progress=True)
+    sources, references = group_references(pairs)
+    if args.limit:
+        sources, references = sources[: args.limit], references[: args.limit]
+    result = evaluate(translator, sources, references, args.batch_size, progress=True)
+    print(f"{len(sources)} sources, {sum(len(r) for r in references)} references")
     print(result.summary())
     return 0
 

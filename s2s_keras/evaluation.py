@@ -85,30 +85,37 @@ def evaluate(translator, sources, references, batch_size=64, progress=False):
 
 
 class BleuCallback(keras.callbacks.Callback):
-    """Logs corpus BLEU on a validation subset every `every` epochs (as `val_bleu`).
+    """Logs corpus BLEU and chrF on a validation subset every `every` epochs (as `val_bleu`, `val_chrf`).
 
-    Put it before `keras.callbacks.TensorBoard` in the callback list so the
-    value reaches TensorBoard; it is recorded in `history.history` either way.
+    Keras's progress bar and `History` come after user callbacks, so the scores
+    show in the epoch's progress line and in `history.history`. Put it before
+    `keras.callbacks.TensorBoard` in the callback list so they reach TensorBoard.
 
     Args:
         make_translator: `model -> Translator`, e.g.
             `lambda m: Translator(m, src_tok, tgt_tok, search=GreedySearch(max_length=60))`.
-        sources, references: the validation subset.
+        sources, references: the validation subset (see `group_references`).
         every: evaluate every this many epochs (and on the last one).
-        name: the key written into the logs.
+        name: the key of BLEU in the logs.
+        chrf_name: the key of chrF in the logs (None: not logged).
+        batch_size: sentences per translation call.
 
     Example:
     >>> bleu = BleuCallback(lambda m: Translator(m, src, tgt), val_sources, val_refs, every=2)
-    >>> model.fit(train_ds, epochs=10, callbacks=[bleu])
+    >>> model.fit(train_ds, epochs=10, callbacks=[bleu])  # doctest: +SKIP
     """
 
-    def __init__(self, make_translator, sources, references, every=1, name="val_bleu", batch_size=64):
+    def __init__(self, make_translator, sources, references, every=1, name="val_bleu", batch_size=64,
+                 chrf_name="val_chrf"):
         super().__init__()
         if not isinstance(every, int) or every <= 0:
             raise ValueError(f"`every` must be a positive integer. Received: every={every!r}")
+        if len(sources) != len(references) or not sources:
+            raise ValueError(f"BleuCallback needs as many references as sources, at least one. "
+                             f"Received: {len(sources)} sources, {len(references)} references")
         self.make_translator = make_translator
         self.sources, self.references = list(sources), list(references)
-        self.every, self.name, self.batch_size = every, name, batch_size
+        self.every, self.name, self.chrf_name, self.batch_size = every, name, chrf_name, batch_size
         self._translator = None
 
     def on_train_begin(self, logs=None):
@@ -116,11 +123,35 @@ class BleuCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.params.get("epochs") == epoch + 1 if self.params else False
-        if (epoch + 1) % self.every and not last:
+        if (epoch + 1) % self.every and not last and not self.model.stop_training:
             return
         result = evaluate(self._translator, self.sources, self.references, self.batch_size)
         if logs is not None:
             logs[self.name] = result.bleu
+            if self.chrf_name:
+                logs[self.chrf_name] = result.chrf
+
+
+def group_references(pairs):
+    """`(sources, references)` from `(source, reference)` pairs: each distinct source once, in first-seen
+    order, with all its references (sources repeated on several lines are scored multi-reference).
+
+    Example:
+    >>> group_references([("hola", "hi"), ("adiós", "bye"), ("hola", "hello")])
+    (['hola', 'adiós'], [['hi', 'hello'], ['bye']])
+    """
+    grouped = {}
+    for source, reference in pairs:
+        grouped.setdefault(source, []).append(reference)
+    return list(grouped), list(grouped.values())
+
+
+def spread_sample(items, size):
+    """At most `size` of `items`, evenly spread over the list (files are often sorted by length)."""
+    items = list(items)
+    if size >= len(items):
+        return items
+    return [items[i * len(items) // size] for i in range(size)]
 
 
 def _token_labels(tokenizer, ids):

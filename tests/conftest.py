@@ -1,6 +1,9 @@
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# dtype_policy="auto" caches its matmul measurement here, not in the user's ~/.cache (subprocesses inherit it)
+os.environ.setdefault("S2S_KERAS_CACHE", tempfile.mkdtemp(prefix="s2s_keras_cache_"))
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402

@@ -21,7 +21,8 @@ class StopAfterFirstEpoch(keras.callbacks.Callback):
 
 def tiny_settings(output, epochs):
     return TrainSettings(model="gru_attention", data="task:dates", output=str(output), tokenizer="char",
-                         epochs=epochs, batch_size=32, task_size=300, overrides={"units": 16, "embedding_dim": 8})
+                         epochs=epochs, batch_size=32, task_size=300, overrides={"units": 16, "embedding_dim": 8},
+                         bleu_sample=0)
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
@@ -84,6 +85,20 @@ def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys,
     with open(os.path.join(run, "run.json")) as f:
         recorded = json.load(f)
     assert recorded["overrides"] == {"units": 16, "embedding_dim": 8} and recorded["bucket_width"] == 1
+    assert recorded["provenance"]["bucket_width"] == "user" and recorded["provenance"]["learning_rate"] == "recipe"
+    with open(os.path.join(run, "history.json")) as f:
+        assert "val_bleu" in json.load(f)[0]
+    assert os.path.exists(os.path.join(run, "training_curves.png"))
+
+
+def test_evaluate_scores_a_source_on_several_lines_against_all_its_references(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    train(tiny_settings(run, epochs=1))
+    test = tmp_path / "test.tsv"
+    test.write_text("3 mars 2021\t2021-03-03\n4 avril 1999\t1999-04-04\n3 mars 2021\t2021-3-3\n", encoding="utf-8")
+    assert cli.main(["evaluate", run, "--data", str(test)]) == 0
+    out = capsys.readouterr().out
+    assert "2 sources, 3 references" in out and "nrefs:var" in out
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
-"""One registry of model builders: `build_model(name, ...)` and `list_models()`."""
+"""One registry of model builders and their training recipes: `build_model(name, ...)`, `get_recipe(name)`."""
 
 import inspect
+
+from s2s_keras.models.recipe import PLAIN, Recipe
 
 
 class ModelRegistry:
@@ -8,20 +10,30 @@ class ModelRegistry:
 
     A builder is a function taking keyword-only arguments, two of which are
     `source_vocab_size` and `target_vocab_size`; every other keyword is an
-    override with a documented default.
+    override with a documented default. Each name also carries a `Recipe`:
+    the settings that train it well (`PLAIN` when none is given).
     """
 
     def __init__(self):
         self._builders = {}
+        self._recipes = {}
 
-    def register(self, name, builder=None):
-        """Registers `builder` under `name` (usable as a decorator)."""
+    def register(self, name, builder=None, recipe=None):
+        """Registers `builder` (and its training `recipe`) under `name` (usable as a decorator)."""
         if builder is None:
-            return lambda fn: self.register(name, fn)
+            return lambda fn: self.register(name, fn, recipe)
         if name in self._builders:
             raise ValueError(f"A model named {name!r} is already registered.")
+        if recipe is not None and not isinstance(recipe, Recipe):
+            raise ValueError(f"`recipe` must be a Recipe. Received: recipe={recipe!r}")
         self._builders[name] = builder
+        self._recipes[name] = recipe or PLAIN
         return builder
+
+    def recipe(self, name):
+        """The training recipe of model `name`."""
+        self.get(name)
+        return self._recipes[name]
 
     def names(self):
         return sorted(self._builders)
@@ -87,3 +99,22 @@ def list_models():
 def model_defaults(name):
     """The overrides model `name` accepts, with their default values."""
     return REGISTRY.overrides(name)
+
+
+def get_recipe(name):
+    """The training recipe registered with model `name` (see `Recipe`).
+
+    Args:
+        name: a name from `list_models()`.
+
+    Returns:
+        A frozen `Recipe`; `recipe.replace(...)` makes a changed copy.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+
+    Example:
+    >>> get_recipe("gru_attention").overrides
+    {'units': 256}
+    """
+    return REGISTRY.recipe(name)

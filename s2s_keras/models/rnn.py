@@ -16,6 +16,7 @@ except the vocabulary sizes, cell and attention.
 import keras
 
 from s2s_keras.layers import RNNDecoder, RNNEncoder
+from s2s_keras.models.recipe import RNN_RECIPE
 from s2s_keras.models.registry import REGISTRY
 from s2s_keras.models.seq2seq import (
     DECODER,
@@ -79,7 +80,7 @@ def build_rnn_seq2seq(
     return assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name=name)
 
 
-def _register(name, cell, attention, bidirectional):
+def _register(name, cell, attention, bidirectional):  # every RNN model trains with the family's recipe
     def builder(*, source_vocab_size, target_vocab_size, embedding_dim=256, units=512, num_layers=1,
                 bidirectional=bidirectional, dropout=0.1, residual=False, attention_units=None,
                 luong_score="general", input_feeding=None):
@@ -92,7 +93,7 @@ def _register(name, cell, attention, bidirectional):
 
     builder.__name__ = f"build_{name}"
     builder.__doc__ = f"Builds {name!r}: {cell} cells, attention={attention!r}, bidirectional encoder={bidirectional}."
-    REGISTRY.register(name, builder)
+    REGISTRY.register(name, builder, recipe=RNN_RECIPE)
 
 
 for _cell in ("rnn", "lstm", "gru"):

@@ -1,9 +1,12 @@
-"""Callbacks for long runs: stop on NaN with a clear message, keep the last epoch checkpoints."""
+"""Callbacks for long runs: stop on NaN with a clear message, keep the last epoch checkpoints and the best one."""
 
+import contextlib
 import glob
+import json
 import math
 import os
 import re
+import time
 
 import keras
 
@@ -41,6 +44,41 @@ class StopOnNaN(keras.callbacks.Callback):
             )
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training at the end of the epoch in which `minutes` of training are used up.
+
+    The time used is kept in `path`, so a resumed run continues the same budget.
+    """
+
+    def __init__(self, minutes, path, write=True):
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self.path, self.write = path, write
+        self.used = 0.0
+        if os.path.exists(path):
+            with open(path) as f:
+                try:
+                    self.used = float(json.load(f)["seconds"])
+                except (KeyError, TypeError, ValueError) as error:
+                    raise ValueError(f"{path!r} is damaged ({error!r}); delete it to restart the time budget.") \
+                        from error
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.used + time.time() - self.started >= self.seconds:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.used += time.time() - self.started
+        if self.write:
+            with open(self.path, "w") as f:
+                json.dump({"seconds": self.used}, f)
+        if self.used >= self.seconds:
+            self.model.stop_training = True
+
+
 class EpochCheckpoints(keras.callbacks.Callback):
     """Saves the weights after every epoch as `epoch-NNN.weights.h5`, keeping the last `keep`.
 
@@ -70,3 +108,84 @@ def epoch_checkpoints(folder):
     """The epoch checkpoint files in `folder`, oldest first."""
     paths = [p for p in glob.glob(os.path.join(folder, "epoch-*.weights.h5")) if EpochCheckpoints.PATTERN.search(p)]
     return sorted(paths, key=lambda p: int(EpochCheckpoints.PATTERN.search(p).group(1)))
+
+
+class KeepBestEpoch(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the lowest validation loss; optionally stops on a plateau.
+
+    The best epoch's weights go to `folder/best-epoch-NNN.weights.h5` and
+    `folder/best.json` names it (written last, atomically), so the record
+    survives a killed run and a resumed run keeps comparing against it. Keras's
+    `EarlyStopping(restore_best_weights=True)` keeps its best weights in memory
+    only, which a resumed run would lose.
+
+    Args:
+        folder: where the best weights and `best.json` are kept.
+        monitor: the logged value to minimise.
+        patience: stop training when `monitor` has not improved for this many
+            epochs (None: never stop).
+
+    Example:
+    >>> best = KeepBestEpoch("runs/x/checkpoints", patience=3)
+    >>> model.fit(train_ds, validation_data=valid_ds, epochs=20, callbacks=[best])  # doctest: +SKIP
+    >>> best.restore(model)  # doctest: +SKIP
+    """
+
+    RECORD = "best.json"
+
+    def __init__(self, folder, monitor="val_loss", patience=None):
+        super().__init__()
+        if patience is not None and (not isinstance(patience, int) or patience <= 0):
+            raise ValueError(f"`patience` must be a positive integer or None. Received: patience={patience!r}")
+        self.folder, self.monitor, self.patience = folder, monitor, patience
+        self.best = read_best_epoch(folder)
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        if self.best is None or float(value) < self.best[self.monitor]:
+            os.makedirs(self.folder, exist_ok=True)
+            name = f"best-epoch-{epoch + 1:03d}.weights.h5"
+            partial = os.path.join(self.folder, name + ".partial.weights.h5")
+            self.model.save_weights(partial)
+            os.replace(partial, os.path.join(self.folder, name))
+            previous = self.best
+            self.best = {"epoch": epoch + 1, self.monitor: float(value), "weights": name}
+            _write_json_atomically(os.path.join(self.folder, self.RECORD), self.best)
+            if previous and previous["weights"] != name:
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.folder, previous["weights"]))
+        elif self.patience and epoch + 1 - self.best["epoch"] >= self.patience:
+            print(f"\nStopping: {self.monitor} has not improved for {epoch + 1 - self.best['epoch']} epochs "
+                  f"(best {self.best[self.monitor]:.4f} at epoch {self.best['epoch']}).")
+            self.model.stop_training = True
+
+    def restore(self, model):
+        """Loads the best epoch's weights into `model`; returns the record (None if there is none)."""
+        if self.best is None:
+            return None
+        model.load_weights(os.path.join(self.folder, self.best["weights"]))
+        return self.best
+
+
+def read_best_epoch(folder):
+    """The `KeepBestEpoch` record in `folder` (`{"epoch", "val_loss", "weights"}`), or None."""
+    path = os.path.join(folder, KeepBestEpoch.RECORD)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        if not os.path.exists(os.path.join(folder, record["weights"])):
+            raise ValueError(f"its weights file {record['weights']!r} is missing")
+        return record
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path!r} is damaged ({error}); delete it to forget the best epoch.") from error
+
+
+def _write_json_atomically(path, value):
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
+    os.replace(partial, path)

@@ -1,14 +1,16 @@
-"""A complete training run in an output folder: data, tokenizers, model, fit, resume.
+"""A complete training run in an output folder: settings, data, tokenizers, model, fit, resume.
 
-This is what `s2s-keras train` calls. The folder holds everything a run
+This is what `s2s-keras train` calls. Settings the user does not give come from the
+model's recipe (`TrainSettings`, `resolve_settings`). The folder holds everything a run
 needs to resume and to be used afterwards:
 
-    OUTPUT/run.json            the run's settings (a later call must match them)
-    OUTPUT/tokenizers/source/  OUTPUT/tokenizers/target/
-    OUTPUT/backup/             the full training state while training (`ResumableBackup`)
-    OUTPUT/checkpoints/        the weights of the last epochs (for `s2s-keras average`)
-    OUTPUT/model.keras         the trained model (replaced atomically)
-    OUTPUT/history.json        per-epoch logs of every call, appended
+    OUTPUT/run.json              the resolved settings, where each came from, the precision's reason
+    OUTPUT/tokenizers/source/    OUTPUT/tokenizers/target/
+    OUTPUT/backup/               the full training state while training (`ResumableBackup`)
+    OUTPUT/checkpoints/          the weights of the last epochs (for `s2s-keras average`) and of the best one
+    OUTPUT/model.keras           the trained model: the best epoch's weights with keep="best" (replaced atomically)
+    OUTPUT/history.json          per-epoch logs of every call, appended (loss, val_loss, val_bleu, val_chrf, ...)
+    OUTPUT/training_curves.png   loss and validation BLEU per epoch
 """
 
 import contextlib
@@ -16,7 +18,6 @@ import dataclasses
 import json
 import os
 import shutil
-import time
 
 import keras
 import tensorflow as tf
@@ -31,97 +32,38 @@ from s2s_keras.data import (
     make_dataset,
     task_source,
 )
+from s2s_keras.decoding import GreedySearch
+from s2s_keras.evaluation import BleuCallback, group_references, plot_history, spread_sample
 from s2s_keras.models import REGISTRY, build_model
 from s2s_keras.training.averaging import average_checkpoints
 from s2s_keras.training.backup import ResumableBackup
-from s2s_keras.training.callbacks import EpochCheckpoints, StopOnNaN, epoch_checkpoints
+from s2s_keras.training.callbacks import (  # noqa: F401  (TimeBudget: also importable from here)
+    EpochCheckpoints,
+    KeepBestEpoch,
+    StopOnNaN,
+    TimeBudget,
+    epoch_checkpoints,
+)
 from s2s_keras.training.distribute import distribute_options, is_chief, make_strategy
 from s2s_keras.training.losses import masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy
 from s2s_keras.training.optimizers import FusedAdam
-from s2s_keras.training.precision import DTYPE_POLICIES, global_dtype_policy
+from s2s_keras.training.precision import DTYPE_POLICIES, global_dtype_policy, resolve_dtype_policy
 from s2s_keras.training.schedules import NoamSchedule
+from s2s_keras.training.settings import (  # noqa: F401  (TrainSettings, FIXED_SETTINGS: importable from here)
+    FIXED_SETTINGS,
+    FROM_RECIPE,
+    TrainSettings,
+    as_json,
+    changed_fixed_settings,
+    recipe_of,
+    resolve_settings,
+)
+from s2s_keras.translator import Translator
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
-# Settings that must not change between a run and its resumption (the batching too: the backup
-# counts the batches of the epoch already trained, which other batches would not match).
-FIXED_SETTINGS = ("model", "data", "columns", "tfds_keys", "tokenizer", "vocab_size", "lower", "overrides",
-                  "max_length", "seed", "task_size", "batch_size", "tokens_per_batch", "bucket_width",
-                  "dtype_policy")
-
-
-@dataclasses.dataclass
-class TrainSettings:
-    """Everything `train` needs; the CLI fills it from its flags.
-
-    Attributes:
-        model: a registered model name.
-        data: training data: a TSV file, "SOURCE_FILE,TARGET_FILE" (parallel
-            text, plain or .gz), "tfds:NAME" (tensorflow-datasets) or
-            "task:NAME" (an embedded task: dates, copy, reverse, sort).
-        output: the run's folder.
-        valid: validation data in the same forms (optional).
-        columns: TSV columns `(source, target)`.
-        tfds_keys: the TFDS feature names `(source, target)`.
-        tokenizer: "wordpiece", "sentencepiece" or "char".
-        vocab_size: largest vocabulary per side.
-        lower: lower-case the text.
-        epochs: most epochs.
-        time_budget: stop after this many minutes of training (all calls together).
-        batch_size / tokens_per_batch: batching (a token budget by default).
-        max_length: most tokens per side; longer pairs are dropped (and counted).
-        bucket_width: length buckets every this many tokens (1: one per length,
-            the least padding); default: buckets 25% apart from 8 tokens.
-        learning_rate: Adam's learning rate (the peak one with `warmup_steps`).
-        warmup_steps: if set, a linear warm-up over this many steps to
-            `learning_rate`, then inverse square-root decay (`NoamSchedule`).
-        label_smoothing: of the masked cross-entropy.
-        overrides: model builder overrides.
-        seed: seeds weights and data order.
-        task_size: pairs generated for "task:" data (validation: a tenth, another seed).
-        jit_compile: compile the training step with XLA.
-        keep_checkpoints: epoch checkpoints kept for averaging.
-        save_every: also back up the training state every this many batches
-            (default: at the end of each epoch only). Either way a killed run
-            resumes exactly where its last backup was taken.
-        strategy: None, "mirrored" or "multi-worker" (see `training.distribute`).
-        deterministic: deterministic ops (`tf.config.experimental.enable_op_determinism`),
-            so a resumed run ends bit-identical to an uninterrupted one.
-        dtype_policy: "float32", "mixed_bfloat16" (CPUs with AVX-512 BF16 or AMX,
-            TPUs, Ampere and newer GPUs) or "mixed_float16" (GPUs; the loss is
-            scaled). Mixed policies compute in 16 bits with float32 variables,
-            logits and loss; the saved model keeps its policy (see
-            `training.float32_copy` to serve it in float32).
-    """
-
-    model: str
-    data: str
-    output: str
-    valid: str = None
-    columns: tuple = (0, 1)
-    tfds_keys: tuple = None
-    tokenizer: str = "wordpiece"
-    vocab_size: int = 8000
-    lower: bool = False
-    epochs: int = 10
-    time_budget: float = None
-    batch_size: int = None
-    tokens_per_batch: int = 4096
-    max_length: int = 100
-    bucket_width: int = None
-    learning_rate: float = 1e-3
-    warmup_steps: int = None
-    label_smoothing: float = 0.1
-    overrides: dict = dataclasses.field(default_factory=dict)
-    seed: int = 0
-    task_size: int = 20000
-    jit_compile: bool = False
-    keep_checkpoints: int = 5
-    save_every: int = None
-    strategy: str = None
-    deterministic: bool = False
-    dtype_policy: str = "float32"
+CURVES_FILE = "training_curves.png"
 
 
 def open_source(spec, columns=(0, 1), tfds_keys=None, split="train", task_size=20000, seed=0):
@@ -141,63 +83,78 @@ def open_source(spec, columns=(0, 1), tfds_keys=None, split="train", task_size=2
     raise ValueError(f"Data must be one TSV file or two parallel files 'SOURCE,TARGET'. Received: {spec!r}")
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training at the end of the epoch in which `minutes` of training are used up.
-
-    The time used is kept in `path`, so a resumed run continues the same budget.
-    """
-
-    def __init__(self, minutes, path, write=True):
-        super().__init__()
-        self.seconds = minutes * 60.0
-        self.path, self.write = path, write
-        self.used = 0.0
-        if os.path.exists(path):
-            with open(path) as f:
-                try:
-                    self.used = float(json.load(f)["seconds"])
-                except (KeyError, TypeError, ValueError) as error:
-                    raise ValueError(f"{path!r} is damaged ({error!r}); delete it to restart the time budget.") \
-                        from error
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.used + time.time() - self.started >= self.seconds:
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.used += time.time() - self.started
-        if self.write:
-            with open(self.path, "w") as f:
-                json.dump({"seconds": self.used}, f)
-        if self.used >= self.seconds:
-            self.model.stop_training = True
-
-
 def _learning_rate(settings):
     if settings.warmup_steps:
         return NoamSchedule.with_peak(settings.learning_rate, settings.warmup_steps)
     return settings.learning_rate
 
 
-def _check_run_file(settings, write=True):
-    path = os.path.join(settings.output, RUN_FILE)
-    current = json.loads(json.dumps(dataclasses.asdict(settings)))  # tuples -> lists
-    if os.path.exists(path):
-        with open(path) as f:
-            previous = json.load(f)
-        defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(TrainSettings)
-                                          if f.default is not dataclasses.MISSING}))
-        changed = [k for k in FIXED_SETTINGS if previous.get(k, defaults.get(k)) != current.get(k)]
+def _recorded_settings(output):
+    """The run folder's `run.json`, or None for a new run."""
+    path = os.path.join(output, RUN_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            recorded = json.load(f)
+    except ValueError as error:
+        raise ValueError(f"{path!r} is damaged ({error}); use a new --output folder.") from error
+    if not isinstance(recorded, dict):
+        raise ValueError(f"{path!r} is damaged (not a JSON object); use a new --output folder.")
+    return recorded
+
+
+def _check_run_file(settings, recorded, record, write=True):
+    """Refuses a folder holding another run; writes `run.json` (the settings and `record`) otherwise."""
+    if recorded is not None:
+        changed = changed_fixed_settings(settings, recorded)
         if changed:
             raise ValueError(f"{settings.output!r} holds another run (different {', '.join(changed)}); "
                              "use a new --output folder, nothing was changed.")
     if not write:
         return
-    with open(path, "w") as f:
-        json.dump(current, f, indent=2)
+    path = os.path.join(settings.output, RUN_FILE)
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as f:
+        json.dump({**as_json(settings), **record}, f, indent=2)
+    os.replace(partial, path)
+
+
+def resolve_run_settings(settings):
+    """The settings a run will train with, and what `run.json` records beside them.
+
+    Fills every setting the user did not give from the run folder's `run.json`
+    (a resumed run) or the model's recipe, and resolves `dtype_policy="auto"`
+    (printing the choice and its measurement).
+
+    Returns:
+        `(resolved TrainSettings, record)`: record holds "provenance",
+        "recipe_settings" and "dtype_policy_reason".
+    """
+    recorded = _recorded_settings(settings.output)
+    _, recipe = recipe_of(settings)
+    resolved, provenance = resolve_settings(settings, recorded)
+    policy, reason = resolve_dtype_policy(resolved.dtype_policy)
+    if reason:
+        print(f"Precision: {reason}")
+    elif recorded is not None and resolved.dtype_policy == recorded.get("dtype_policy"):
+        reason = recorded.get("dtype_policy_reason")
+    resolved = dataclasses.replace(resolved, dtype_policy=policy)
+    record = {"provenance": provenance, "recipe_settings": recipe.settings(), "dtype_policy_reason": reason}
+    return resolved, record, recorded
+
+
+def _describe(settings, provenance):
+    """One line per source: which settings the recipe gave and which the user."""
+    groups = {}
+    for key, origin in provenance.items():
+        if key == "overrides":
+            for name, override_origin in origin.items():
+                groups.setdefault(override_origin, []).append(f"{name}={settings.overrides[name]!r}")
+        else:
+            groups.setdefault(origin, []).append(f"{key}={getattr(settings, key)!r}")
+    return "\n".join(f"Settings ({origin}{' ' + settings.recipe if origin == 'recipe' else ''}): {', '.join(items)}"
+                     for origin, items in groups.items())
 
 
 def _tokenizers(settings, train_source, write=True):
@@ -237,6 +194,8 @@ def _check_model_settings(settings):
     if settings.dtype_policy not in DTYPE_POLICIES:
         raise ValueError(f"dtype_policy must be one of {', '.join(DTYPE_POLICIES)}. "
                          f"Received: {settings.dtype_policy!r}")
+    if settings.keep not in ("best", "last"):
+        raise ValueError(f"`keep` must be 'best' or 'last'. Received: keep={settings.keep!r}")
     build_model(settings.model, source_vocab_size=8, target_vocab_size=8, **settings.overrides)
 
 
@@ -250,8 +209,10 @@ def save_model_atomically(model, path):
 def train(settings, callbacks=()):
     """Runs, resumes or (when already finished) reopens the run described by `settings`.
 
-    An interrupted run (its `backup/` folder exists) continues from its last
-    backup; a finished run (`model.keras` and no backup) is not trained again.
+    Every setting left at `FROM_RECIPE` comes from the model's recipe (or from
+    `run.json`, for a run being resumed). An interrupted run (its `backup/`
+    folder exists) continues from its last backup; a finished run
+    (`model.keras` and no backup) is not trained again.
 
     Args:
         settings: a `TrainSettings`.
@@ -260,12 +221,20 @@ def train(settings, callbacks=()):
     Returns:
         `(model, source_tokenizer, target_tokenizer, logs)`: logs of this call's
         epochs (empty for a finished run).
+
+    Example:
+    >>> settings = TrainSettings(model="gru_attention", data="task:dates", output="runs/dates", epochs=3)
+    >>> model, source_tokenizer, target_tokenizer, logs = train(settings)  # doctest: +SKIP
     """
     REGISTRY.get(settings.model)  # an unknown name fails before anything is done
     if settings.strategy == "multi-worker" and settings.time_budget is not None:
         raise ValueError("--time-budget cannot be used with the multi-worker strategy: workers would stop at "
                          "different steps. Use --epochs.")
+    has_validation = bool(settings.valid) or settings.data.startswith("task:")
+    if settings.patience is not None and not has_validation:
+        raise ValueError("--patience needs validation data (--valid).")
     strategy = make_strategy(settings.strategy)  # first: a multi-worker strategy must precede any op
+    settings, record, recorded = resolve_run_settings(settings)
     _check_model_settings(settings)  # a bad override fails before anything is written
     chief = is_chief(strategy)
     if settings.deterministic:
@@ -273,11 +242,12 @@ def train(settings, callbacks=()):
     train_source = open_source(settings.data, settings.columns, settings.tfds_keys, "train",
                                settings.task_size, settings.seed)
     os.makedirs(settings.output, exist_ok=True)
-    _check_run_file(settings, write=chief)
+    _check_run_file(settings, recorded, record, write=chief)
     backup = os.path.join(settings.output, "backup")
     if os.path.exists(os.path.join(settings.output, MODEL_FILE)) and not os.path.exists(backup):
         print(f"{settings.output!r} is a finished run; loading it (use a new --output to train again).")
         return (*load_run(settings.output), {})
+    print(_describe(settings, record["provenance"]))
     keras.utils.set_random_seed(settings.seed)
     source_tokenizer, target_tokenizer = _tokenizers(settings, train_source, write=chief)
     batching = dict(batch_size=settings.batch_size,
@@ -288,8 +258,8 @@ def train(settings, callbacks=()):
     train_ds = make_dataset(train_source, source_tokenizer, target_tokenizer, shuffle=True, seed=settings.seed,
                             name="train", order=order, **batching)
     train_ds = distribute_options(train_ds, strategy)
-    valid_ds = None
-    if settings.valid or settings.data.startswith("task:"):
+    valid_ds = valid_source = None
+    if has_validation:
         valid_spec = settings.valid or settings.data
         valid_source = open_source(valid_spec, settings.columns, settings.tfds_keys, "validation",
                                    max(settings.task_size // 10, 1), settings.seed + 1)
@@ -307,31 +277,75 @@ def train(settings, callbacks=()):
     # kept until model.keras is saved: a failed save leaves the run resumable
     resumable = ResumableBackup(backup, order, save_freq=settings.save_every or "epoch", is_chief=chief,
                                 delete_on_train_end=False)
+    best = KeepBestEpoch(checkpoints, patience=settings.patience) if has_validation and chief else None
     all_callbacks = [  # StopOnNaN first: it raises before anything can save a broken state
         StopOnNaN(hint=f"The last good state is kept in {backup!r} and {checkpoints!r}: lower the learning rate "
                        "and run the same command to resume from it."),
-        resumable,
     ]
-    if chief:
-        all_callbacks.append(EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints))
     if settings.time_budget is not None:
         all_callbacks.append(TimeBudget(settings.time_budget, os.path.join(settings.output, "time_used.json"),
                                         write=chief))
+    if valid_source is not None and settings.bleu_sample and strategy is None:
+        all_callbacks.append(_bleu_callback(settings, valid_source, source_tokenizer, target_tokenizer))
+    if best is not None:  # before the backup: an epoch the backup counts as done has its best weights kept
+        all_callbacks.append(best)
+    all_callbacks.append(resumable)
+    if chief:
+        all_callbacks.append(EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints))
     history = model.fit(train_ds, validation_data=valid_ds, epochs=settings.epochs,
                         callbacks=all_callbacks + list(callbacks))
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
     if not chief:
         return model, source_tokenizer, target_tokenizer, logs
+    if settings.keep == "best" and best is not None:
+        _restore_best(model, best, history.epoch)
     save_model_atomically(model, os.path.join(settings.output, MODEL_FILE))
-    history_path = os.path.join(settings.output, "history.json")
-    previous = []
-    if os.path.exists(history_path):
-        with open(history_path) as f:
-            previous = json.load(f)
-    with open(history_path, "w") as f:
-        json.dump(previous + [logs], f, indent=2)
+    _append_history(settings.output, logs)
     resumable.delete()  # last: until here a rerun resumes instead of starting over
     return model, source_tokenizer, target_tokenizer, logs
+
+
+def _bleu_callback(settings, valid_source, source_tokenizer, target_tokenizer):
+    """BLEU and chrF (greedy) on `settings.bleu_sample` validation sources spread over the validation data."""
+    pairs = ((s.decode("utf-8", "replace"), t.decode("utf-8", "replace")) for s, t in valid_source.as_numpy_iterator())
+    sources, references = group_references(pairs)
+    chosen = spread_sample(range(len(sources)), settings.bleu_sample)
+    search = GreedySearch(max_length=settings.max_length)
+    return BleuCallback(lambda model: Translator(model, source_tokenizer, target_tokenizer, search=search),
+                        [sources[i] for i in chosen], [references[i] for i in chosen])
+
+
+def _restore_best(model, best, epochs_trained):
+    """Loads the best epoch into `model` unless training ended on it; says which epoch the run keeps."""
+    record = best.best
+    if record is None:
+        return
+    if epochs_trained and epochs_trained[-1] + 1 == record["epoch"]:
+        print(f"Keeping the last epoch ({record['epoch']}): the lowest validation loss ({record['val_loss']:.4f}).")
+        return
+    best.restore(model)
+    print(f"Keeping epoch {record['epoch']}, the lowest validation loss ({record['val_loss']:.4f}); "
+          "--keep last keeps the last weights.")
+
+
+def _append_history(output, logs):
+    """Appends this call's logs to `history.json` and draws every call's epochs in `training_curves.png`."""
+    history_path = os.path.join(output, "history.json")
+    previous = []
+    if os.path.exists(history_path):
+        with open(history_path, encoding="utf-8") as f:
+            previous = json.load(f)
+    calls = previous + [logs]
+    with open(history_path, "w", encoding="utf-8") as f:
+        json.dump(calls, f, indent=2)
+    joined = {}
+    for call in calls:
+        for key, values in call.items():
+            joined.setdefault(key, []).extend(values)
+    if joined.get("loss"):
+        import matplotlib.pyplot as plt
+
+        plt.close(plot_history(joined, path=os.path.join(output, CURVES_FILE)))
 
 
 def load_run(output, model_file=None):

@@ -37,7 +37,7 @@ def _settings(model, output, strategy, **extra):
 
     overrides = {"dropout": 0.0} if model.startswith("transformer") else {**TINY, "dropout": 0.0}
     return TrainSettings(model=model, output=output, strategy=strategy, overrides=overrides,
-                         deterministic=True, **{**STEPS_DATA, **extra})
+                         deterministic=True, dtype_policy="float32", **{**STEPS_DATA, **extra})
 
 
 def _loss_on_first_batch(model, source_tokenizer, target_tokenizer):

@@ -90,7 +90,9 @@ def test_a_mixed_bfloat16_run_trains_saves_its_policy_and_cannot_resume_in_anoth
     with open(tmp_path / RUN_FILE) as f:
         assert json.load(f)["dtype_policy"] == "mixed_bfloat16"
     with pytest.raises(ValueError, match=r"holds another run \(different dtype_policy\)"):
-        train(tiny_settings(tmp_path))
+        train(tiny_settings(tmp_path, dtype_policy="float32"))
+    _, _, _, again = train(tiny_settings(tmp_path))  # not given: the recorded policy, a finished run reopened
+    assert again == {}
 
 
 def test_a_run_file_from_before_dtype_policy_still_resumes(tmp_path):
@@ -105,6 +107,6 @@ def test_a_run_file_from_before_dtype_policy_still_resumes(tmp_path):
 
 def test_an_unknown_policy_fails_before_anything_is_written(tmp_path):
     output = tmp_path / "run"
-    with pytest.raises(ValueError, match="dtype_policy must be one of float32, mixed_bfloat16, mixed_float16"):
+    with pytest.raises(ValueError, match="dtype_policy must be auto or one of float32, mixed_bfloat16, mixed_float16"):
         train(tiny_settings(output, dtype_policy="bfloat16"))
     assert not os.path.exists(output)
