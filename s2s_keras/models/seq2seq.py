@@ -5,7 +5,6 @@ import tensorflow as tf
 from keras import ops
 
 from s2s_keras.data.tokens import PAD_ID
-from s2s_keras.training.scheduled_sampling import mix_predictions
 
 # The layer names every registered model uses, so the inference functions find them.
 SOURCE_EMBEDDING = "source_embedding"
@@ -29,16 +28,17 @@ class Seq2SeqModel(keras.Model):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        object.__setattr__(self, "_scheduled_sampling", None)  # not tracked: no weight, not saved
+        object.__setattr__(self, "_train_batch_transform", None)  # not tracked: no weight, not saved
 
-    def use_scheduled_sampling(self, probability):
-        """Mixes the model's predictions into `target_in` with `probability` while training.
+    def set_train_batch_transform(self, transform):
+        """Applies `transform(model, batch) -> batch` to every training batch inside the training step.
 
-        `probability` is a scalar `tf.Variable` (read at every step), or None
-        to turn it off. Prefer the `ScheduledSampling` callback, which sets it.
+        Training installs it (the `ScheduledSampling` callback mixes the model's
+        own predictions into `target_in`); None turns it off. The model itself
+        knows nothing of what the transform does.
         """
-        object.__setattr__(self, "_scheduled_sampling", probability)
-        self.train_function = None  # retrace the training step with (or without) mixing
+        object.__setattr__(self, "_train_batch_transform", transform)
+        self.train_function = None  # retrace the training step with (or without) it
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras builds a distributed model's metrics from its first batch, averaged over the replicas
@@ -55,8 +55,8 @@ class Seq2SeqModel(keras.Model):
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def train_step(self, data):
-        if self._scheduled_sampling is not None:
-            data = mix_predictions(self, data, self._scheduled_sampling)
+        if self._train_batch_transform is not None:
+            data = self._train_batch_transform(self, data)
         return _rank_one_logs_for_multi_worker(super().train_step(data))
 
     def test_step(self, data):

@@ -49,7 +49,7 @@ from s2s_keras.training.losses import masked_loss
 from s2s_keras.training.metrics import MaskedAccuracy
 from s2s_keras.training.optimizers import FusedAdam
 from s2s_keras.training.precision import DTYPE_POLICIES, global_dtype_policy, resolve_dtype_policy
-from s2s_keras.training.schedules import NoamSchedule
+from s2s_keras.training.schedules import recipe_learning_rate
 from s2s_keras.training.settings import (  # noqa: F401  (TrainSettings, FIXED_SETTINGS: importable from here)
     FIXED_SETTINGS,
     FROM_RECIPE,
@@ -81,12 +81,6 @@ def open_source(spec, columns=(0, 1), tfds_keys=None, split="train", task_size=2
     if len(paths) == 1:
         return load_tsv(paths[0], columns=tuple(columns))
     raise ValueError(f"Data must be one TSV file or two parallel files 'SOURCE,TARGET'. Received: {spec!r}")
-
-
-def _learning_rate(settings):
-    if settings.warmup_steps:
-        return NoamSchedule.with_peak(settings.learning_rate, settings.warmup_steps)
-    return settings.learning_rate
 
 
 def _recorded_settings(output):
@@ -270,7 +264,7 @@ def train(settings, callbacks=()):
     with strategy.scope() if strategy else contextlib.nullcontext(), global_dtype_policy(settings.dtype_policy):
         model = build_model(settings.model, source_vocab_size=source_tokenizer.vocab_size,
                             target_vocab_size=target_tokenizer.vocab_size, **settings.overrides)
-        model.compile(optimizer=FusedAdam(_learning_rate(settings)),
+        model.compile(optimizer=FusedAdam(recipe_learning_rate(settings.learning_rate, settings.warmup_steps)),
                       loss=masked_loss(label_smoothing=settings.label_smoothing),
                       metrics=[MaskedAccuracy()], jit_compile=settings.jit_compile)
     checkpoints = os.path.join(settings.output, "checkpoints")

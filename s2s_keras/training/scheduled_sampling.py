@@ -87,11 +87,12 @@ class ScheduledSampling(keras.callbacks.Callback):
         return value
 
     def set_model(self, model):
-        if not hasattr(model, "use_scheduled_sampling"):
+        if not hasattr(model, "set_train_batch_transform"):
             raise ValueError(f"ScheduledSampling needs an s2s_keras Seq2SeqModel. Received: {type(model).__name__}")
         super().set_model(model)
         self.probability.assign(self._probability_at(0))
-        model.use_scheduled_sampling(self.probability)
+        probability = self.probability
+        model.set_train_batch_transform(lambda m, batch: mix_predictions(m, batch, probability))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.probability.assign(self._probability_at(epoch))
@@ -101,4 +102,4 @@ class ScheduledSampling(keras.callbacks.Callback):
             logs["scheduled_sampling"] = float(self.probability.numpy())
 
     def on_train_end(self, logs=None):
-        self.model.use_scheduled_sampling(None)
+        self.model.set_train_batch_transform(None)

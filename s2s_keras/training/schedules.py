@@ -52,3 +52,22 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
+
+
+def recipe_learning_rate(learning_rate, warmup_steps=None):
+    """The learning rate a recipe describes: `NoamSchedule.with_peak` with a warm-up, else the constant.
+
+    Args:
+        learning_rate: the (peak) learning rate.
+        warmup_steps: steps of linear warm-up, or None for a constant rate.
+
+    Returns:
+        A float or a `NoamSchedule`, for `keras.optimizers.Adam(...)`.
+
+    Example:
+    >>> recipe = get_recipe("transformer_small")
+    >>> optimizer = FusedAdam(recipe_learning_rate(recipe.learning_rate, recipe.warmup_steps))
+    """
+    if warmup_steps:
+        return NoamSchedule.with_peak(learning_rate, warmup_steps)
+    return learning_rate

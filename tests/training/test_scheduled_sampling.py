@@ -44,7 +44,7 @@ def test_fit_with_the_callback_follows_the_schedule_and_is_off_afterwards():
     history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[ScheduledSampling(linear_schedule(0.0, 0.5, 3))])
     assert history.history["scheduled_sampling"] == [0.0, 0.25, 0.5]
     assert np.all(np.isfinite(history.history["loss"]))
-    assert model._scheduled_sampling is None  # the next fit is plain teacher forcing
+    assert model._train_batch_transform is None  # the next fit is plain teacher forcing
 
 
 def test_probability_zero_trains_exactly_like_teacher_forcing_and_one_does_not():
