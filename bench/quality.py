@@ -71,7 +71,7 @@ def main():
     output = args.output or f"runs/quality-{args.model}"
     train_args = cli.make_parser().parse_args(
         ["train", args.model, "--data", args.data, "--valid", args.valid, "--columns", args.columns,
-         "--output", output, "--time-budget", str(args.budget), "--epochs", "1000", *train_flags])
+         "--output", output, "--time-budget", str(args.budget), *train_flags])
     settings = cli.train_settings(train_args)
 
     timer = StepTimer()

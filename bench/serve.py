@@ -15,7 +15,7 @@ random weights always reach: a worst case), it reports
 `--runs` measures trained `bench/quality.py` runs instead, on the first 64 Spanish
 sources of the Tatoeba test set: searches stop at the end token, as they do in use.
 
-Goal (issue 6): single-sentence p50 <= 15 ms in-process for transformer_small at beam 4.
+The target: single-sentence p50 <= 15 ms in-process for transformer_small at beam 4.
 """
 
 import argparse

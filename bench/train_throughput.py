@@ -15,7 +15,7 @@ float32 / `mixed_bfloat16` and with or without `jit_compile`.
   batches: buckets `--bucket-width` tokens wide (default 2, OpenNMT-tf's
   training default; `make_dataset(bucket_width=...)` in s2s_keras), up to 64,
   `batch_size * bucket ≈ --tokens-per-batch`. `--bucket-width 0` uses the
-  wider buckets of sessions 3–7 (8, 12, 16, 24, 32, 48, 64). Without XLA each
+  wider buckets used before 2026-12 (8, 12, 16, 24, 32, 48, 64). Without XLA each
   side is padded to the batch's longest sentence, as `make_dataset` and
   OpenNMT-tf pad; with `jit_compile` both sides are padded to the bucket, and
   the buckets are at least 8 wide (as OpenNMT-tf does under XLA), so XLA
@@ -60,7 +60,7 @@ DATA = os.path.join(HERE, "..", "..", "shared", "data", "tatoeba-spa-eng", "trai
 PEER = os.path.join(HERE, "..", "..", "shared", "peers", "opennmt-tf", "run.sh")
 VOCAB = 8000
 MAX_LENGTH = 64
-WIDE_BUCKETS = (8, 12, 16, 24, 32, 48, 64)  # `--bucket-width 0`: the buckets of sessions 3-7
+WIDE_BUCKETS = (8, 12, 16, 24, 32, 48, 64)  # `--bucket-width 0`: the earlier fixed buckets
 XLA_BUCKET_WIDTH = 8
 SMALL = dict(d_model=256, num_layers=3, num_heads=8, intermediate_dim=512)  # transformer_small
 GRU = dict(embedding_dim=256, units=512)  # gru_attention's defaults
@@ -348,7 +348,7 @@ def main():
     batches = make_batches(DATA, args.tokens_per_batch, args.bucket_width)
     real, padded_tokens = _padding(batches)
     print(f"{len(batches)} batches of about {args.tokens_per_batch} tokens, buckets "
-          f"{args.bucket_width or 'of sessions 3-7'} wide: {100 * real / padded_tokens:.1f}% of the padded tokens "
+          f"{args.bucket_width or 'the earlier fixed buckets'} wide: {100 * real / padded_tokens:.1f}% of the padded tokens "
           f"are real; threads: intra={tf.config.threading.get_intra_op_parallelism_threads()} cores={os.cpu_count()}")
     if args.profile:
         profile(args.profile, args.tokens_per_batch, args.bucket_width)

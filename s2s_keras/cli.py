@@ -152,7 +152,8 @@ def make_parser():
     train.add_argument("--tokenizer", choices=["wordpiece", "sentencepiece", "char"], default=None, help=RECIPE)
     train.add_argument("--vocab-size", type=_positive_int, default=None, help=f"subwords per side; {RECIPE}")
     train.add_argument("--lower", action="store_true", help="lower-case the text")
-    train.add_argument("--epochs", type=_positive_int, default=10, help="most epochs (default 10)")
+    train.add_argument("--epochs", type=_positive_int, default=None,
+                       help="most epochs (default 10, or with --time-budget as many as the budget allows)")
     train.add_argument("--time-budget", type=float, default=None, help="stop after this many minutes of training")
     train.add_argument("--batch-size", type=_positive_int, default=None,
                        help="pairs per batch (default: --tokens-per-batch decides)")

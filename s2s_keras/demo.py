@@ -1,4 +1,4 @@
-"""The README's main job: a GRU with Bahdanau attention learns to normalise dates.
+"""The demo (`make demo`): a GRU with Bahdanau attention learns to normalise dates.
 
 "3. März 2021", "03/03/21", "3rd of March, 2021" → "2021-03-03", character by
 character, trained on CPU in a few minutes; prints held-out exact-match

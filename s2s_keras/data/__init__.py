@@ -1,10 +1,12 @@
 """Data: tokenizers, pipelines, sources, embedded tasks and padding.
 
-Strings in, ids out, in-graph (DESIGN.md, data contract)::
+Strings in, ids out, in-graph (docs/design.md, data contract)::
 
+    recipe = get_recipe("transformer_small")       # s2s_keras.get_recipe: the model's training settings
     pairs = load_tsv("train.tsv")
-    src_tok, tgt_tok = build_tokenizers(pairs, kind="wordpiece", vocab_size=8000)
-    train_ds = make_dataset(pairs, src_tok, tgt_tok, tokens_per_batch=4096)
+    src_tok, tgt_tok = build_tokenizers(pairs, kind=recipe.tokenizer, vocab_size=recipe.vocab_size)
+    train_ds = make_dataset(pairs, src_tok, tgt_tok, tokens_per_batch=recipe.tokens_per_batch,
+                            bucket_width=recipe.bucket_width)
 """
 
 from s2s_keras.data.batching import pad_pairs, pad_sequences

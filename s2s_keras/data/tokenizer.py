@@ -10,7 +10,7 @@ module that holds a tokenizer copies the file into the SavedModel's
 Shared behaviour:
 - `normalize` (see `normalization.py`): invalid UTF-8 -> U+FFFD, optional
   lower-casing, NFKC, white space collapsed. `tokenize` applies it first.
-- Reserved ids (DESIGN.md): 0 [PAD], 1 [UNK], 2 [START], 3 [END]; learned
+- Reserved ids (docs/design.md): 0 [PAD], 1 [UNK], 2 [START], 3 [END]; learned
   tokens take ids 4 .. vocab_size - 1. `tokenize` never emits 0, 2 or 3.
 - `detokenize` reads each row up to its first [END], drops [PAD], [START],
   [UNK] and out-of-range ids, and joins the rest. So

@@ -1,4 +1,4 @@
-"""The reserved token ids every tokenizer and model shares (DESIGN.md)."""
+"""The reserved token ids every tokenizer and model shares (docs/design.md)."""
 
 PAD_ID = 0
 UNK_ID = 1

@@ -64,6 +64,7 @@ from s2s_keras.translator import Translator
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
 CURVES_FILE = "training_curves.png"
+UNLIMITED_EPOCHS = 100_000  # with a time budget and no epoch count, the budget ends training
 
 
 def open_source(spec, columns=(0, 1), tfds_keys=None, split="train", task_size=20000, seed=0):
@@ -122,8 +123,9 @@ def resolve_run_settings(settings):
     (printing the choice and its measurement).
 
     Returns:
-        `(resolved TrainSettings, record)`: record holds "provenance",
-        "recipe_settings" and "dtype_policy_reason".
+        `(resolved TrainSettings, record, recorded)`: record holds "provenance",
+        "recipe_settings" and "dtype_policy_reason"; recorded is the folder's
+        `run.json` (None for a new run).
     """
     recorded = _recorded_settings(settings.output)
     _, recipe = recipe_of(settings)
@@ -286,7 +288,7 @@ def train(settings, callbacks=()):
     all_callbacks.append(resumable)
     if chief:
         all_callbacks.append(EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints))
-    history = model.fit(train_ds, validation_data=valid_ds, epochs=settings.epochs,
+    history = model.fit(train_ds, validation_data=valid_ds, epochs=_epochs(settings),
                         callbacks=all_callbacks + list(callbacks))
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
     if not chief:
@@ -297,6 +299,13 @@ def train(settings, callbacks=()):
     _append_history(settings.output, logs)
     resumable.delete()  # last: until here a rerun resumes instead of starting over
     return model, source_tokenizer, target_tokenizer, logs
+
+
+def _epochs(settings):
+    """The most epochs: as given; else 10, or as many as the time budget allows."""
+    if settings.epochs is not None:
+        return settings.epochs
+    return 10 if settings.time_budget is None else UNLIMITED_EPOCHS
 
 
 def _bleu_callback(settings, valid_source, source_tokenizer, target_tokenizer):

@@ -55,7 +55,7 @@ class TrainSettings:
         tokenizer: "wordpiece", "sentencepiece" or "char" (recipe).
         vocab_size: largest vocabulary per side (recipe).
         lower: lower-case the text.
-        epochs: most epochs.
+        epochs: most epochs (None: 10, or with `time_budget` as many as it allows).
         time_budget: stop after this many minutes of training (all calls together).
         batch_size: pairs per batch; None: `tokens_per_batch` decides.
         tokens_per_batch: padded tokens per batch (recipe).
@@ -105,7 +105,7 @@ class TrainSettings:
     tokenizer: str = FROM_RECIPE
     vocab_size: int = FROM_RECIPE
     lower: bool = False
-    epochs: int = 10
+    epochs: int = None
     time_budget: float = None
     batch_size: int = None
     tokens_per_batch: int = FROM_RECIPE
