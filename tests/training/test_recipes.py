@@ -60,6 +60,10 @@ def test_resolved_settings_are_the_recipe_and_one_setting_overrides_one_field(na
         assert [key for key in RECIPE_FIELDS if changed_provenance[key] != provenance[key]] == [field]
     plain, plain_provenance = resolve_settings(dataclasses.replace(base, recipe="none"))
     assert _recipe_view(plain) == PLAIN.settings() and plain_provenance["vocab_size"] == "plain"
+    custom, custom_provenance = resolve_settings(dataclasses.replace(base, recipe=recipe.replace(vocab_size=999)))
+    assert custom.vocab_size == 999 and custom.recipe == "custom" and custom_provenance["vocab_size"] == "recipe"
+    with pytest.raises(ValueError, match="`recipe` must be 'model', 'none' or a Recipe"):
+        resolve_settings(dataclasses.replace(base, recipe="best"))
 
 
 def _cli_settings(monkeypatch, argv):
