@@ -1,13 +1,38 @@
-"""s2s_keras: sequence-to-sequence models, search and export for Keras 3."""
+"""s2s_keras: sequence-to-sequence models, search and export for Keras 3.
 
-from s2s_keras import data, decoding, evaluation, export, layers, models, training
-from s2s_keras.models import build_model, get_recipe, list_models
-from s2s_keras.training import losses, metrics
-from s2s_keras.translator import Translator
+The subpackages load on first use, so `import s2s_keras` (and the
+`s2s-keras` command's `--help`) does not wait for TensorFlow.
+
+Example:
+>>> import s2s_keras as s2s
+>>> model = s2s.build_model("gru_attention", source_vocab_size=100, target_vocab_size=100)  # doctest: +SKIP
+"""
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = [
-    "Translator", "build_model", "data", "decoding", "evaluation", "export", "get_recipe", "layers", "list_models",
-    "losses",
-    "metrics", "models", "training",
-]
+
+_SUBMODULES = ("data", "decoding", "evaluation", "export", "layers", "models", "training")
+_NAMES = {  # public name -> the module that defines it
+    "build_model": "s2s_keras.models",
+    "get_recipe": "s2s_keras.models",
+    "list_models": "s2s_keras.models",
+    "losses": "s2s_keras.training.losses",
+    "metrics": "s2s_keras.training.metrics",
+    "Translator": "s2s_keras.translator",
+}
+__all__ = sorted([*_SUBMODULES, *_NAMES], key=str.lower)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"s2s_keras.{name}")
+    if name in ("losses", "metrics"):
+        return importlib.import_module(_NAMES[name])
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 's2s_keras' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -407,8 +407,9 @@ def _is_tensorflow_op_error(error):
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = make_parser().parse_args(argv)
+    args = make_parser().parse_args(argv)  # --help and usage errors answer before TensorFlow loads
+    from s2s_keras.quiet_import import import_tensorflow_quietly
+    import_tensorflow_quietly()
     try:
         return COMMANDS[args.command](args)
     except Exception as error:

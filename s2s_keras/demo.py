@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from s2s_keras import export
-from s2s_keras.data import CharTokenizer, date_pairs, make_dataset
+from s2s_keras.data import CharTokenizer, date_pairs, make_dataset, with_known_cardinality
 from s2s_keras.decoding import BeamSearch, GreedySearch
 from s2s_keras.evaluation import plot_attention, translate_all
 from s2s_keras.models import build_model
@@ -31,8 +31,9 @@ def char_dataset(pairs, source_tokenizer, target_tokenizer, batch_size, shuffle_
     `make_dataset` without length buckets: dates are short, so plain padded
     batches (shuffled when `shuffle_seed` is given) are what the demo wants.
     """
-    return make_dataset(pairs, source_tokenizer, target_tokenizer, batch_size=batch_size, max_length=None,
-                        shuffle=shuffle_seed is not None, seed=shuffle_seed, bucket_boundaries=[], log=False)
+    dataset = make_dataset(pairs, source_tokenizer, target_tokenizer, batch_size=batch_size, max_length=None,
+                           shuffle=shuffle_seed is not None, seed=shuffle_seed, bucket_boundaries=[], log=False)
+    return with_known_cardinality(dataset)  # the progress bar shows a total from the first epoch
 
 
 def _claim_output(output_dir):
@@ -105,7 +106,7 @@ def run_date_demo(output_dir="outputs/demo", num_train=30000, num_test=1000, epo
     train_ds = char_dataset(train, source_tokenizer, target_tokenizer, batch_size, shuffle_seed=seed)
     test_ds = char_dataset(test, source_tokenizer, target_tokenizer, batch_size)
     started = time.time()
-    model.fit(train_ds, validation_data=test_ds, epochs=epochs, verbose=verbose)
+    model.fit(train_ds, validation_data=test_ds, epochs=epochs, verbose=verbose, shuffle=False)  # shuffled in the pipeline
     seconds = time.time() - started
 
     translator = Translator(model, source_tokenizer, target_tokenizer, search=GreedySearch(max_length=TARGET_MAX_LENGTH))

@@ -13,7 +13,7 @@ from s2s_keras.data.batching import pad_pairs, pad_sequences
 from s2s_keras.data.char_tokenizer import CharTokenizer
 from s2s_keras.data.epoch_order import EpochOrder
 from s2s_keras.data.normalization import normalize_text
-from s2s_keras.data.pipeline import make_dataset
+from s2s_keras.data.pipeline import count_batches, make_dataset, with_known_cardinality
 from s2s_keras.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from s2s_keras.data.sources import (
     load_parallel_text, load_tfds, load_translate_folder, load_tsv, pairs_dataset, task_source,
@@ -27,7 +27,7 @@ from s2s_keras.data.wordpiece_tokenizer import WordPieceTokenizer
 
 __all__ = [
     "CharTokenizer", "END_ID", "EpochOrder", "PAD_ID", "PipelineStats", "RESERVED_TOKENS", "START_ID", "SentencePieceTokenizer",
-    "Tokenizer", "UNK_ID", "WordPieceTokenizer", "build_tokenizers", "date_pairs", "load_parallel_text",
+    "Tokenizer", "UNK_ID", "WordPieceTokenizer", "build_tokenizers", "count_batches", "date_pairs", "load_parallel_text",
     "load_tfds", "load_tokenizer", "load_translate_folder", "load_tsv", "make_dataset", "normalize_text",
-    "pad_pairs", "pad_sequences", "pairs_dataset", "task_source", "tokenizer_kinds", "toy_pairs",
+    "pad_pairs", "pad_sequences", "pairs_dataset", "task_source", "tokenizer_kinds", "toy_pairs", "with_known_cardinality",
 ]

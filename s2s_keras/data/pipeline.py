@@ -224,6 +224,29 @@ def batch_by_length(max_length, batch_size=None, tokens_per_batch=None, bucket_b
     )
 
 
+def count_batches(dataset):
+    """The number of elements one pass of `dataset` yields; it reads the whole pass once.
+
+    For a dataset whose every pass yields the same number of batches (length
+    buckets flush their partial batches, so shuffling does not change it).
+
+    Example:
+    >>> count_batches(tf.data.Dataset.range(10).batch(4))
+    3
+    """
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def with_known_cardinality(dataset):
+    """`dataset` with its number of elements counted once and recorded, so `fit` shows a total and an ETA.
+
+    Example:
+    >>> with_known_cardinality(tf.data.Dataset.range(10).filter(lambda x: x % 2 == 0)).cardinality().numpy()
+    np.int64(5)
+    """
+    return dataset.apply(tf.data.experimental.assert_cardinality(count_batches(dataset)))
+
+
 def to_model_inputs():
     """Step: padded `(source, target)` -> `({"source", "target_in"}, target_out)`, teacher forcing."""
     def split(source, target):  # (batch, src_len), (batch, tgt_len + 2)

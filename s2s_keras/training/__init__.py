@@ -5,6 +5,7 @@ from s2s_keras.training import losses, metrics, schedules
 from s2s_keras.training.averaging import average_checkpoints
 from s2s_keras.training.callbacks import (
     EpochCheckpoints,
+    EpochProgress,
     KeepBestEpoch,
     StopOnNaN,
     TimeBudget,
@@ -26,6 +27,7 @@ from s2s_keras.training.schedules import NoamSchedule, recipe_learning_rate
 
 __all__ = [
     "EpochCheckpoints",
+    "EpochProgress",
     "FusedAdam",
     "KeepBestEpoch",
     "MaskedAccuracy",

@@ -44,6 +44,34 @@ class StopOnNaN(keras.callbacks.Callback):
             )
 
 
+class EpochProgress(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, with each epoch's number of batches known from its first batch.
+
+    A `tf.data` pipeline that buckets by length has no cardinality, so Keras
+    shows `1/Unknown` and no ETA until the first epoch ends. Given the count
+    (`data.count_batches`), every epoch shows its total; a pass that resumes
+    after skipped batches (`EpochOrder.skip_batches`) shows the rest.
+
+    Args:
+        batches_per_epoch: the batches of one full pass of the training data.
+        order: the run's `EpochOrder`, or None.
+
+    Example:
+    >>> progress = EpochProgress(count_batches(train_ds), order)
+    >>> model.fit(train_ds, epochs=10, callbacks=[backup, progress])  # doctest: +SKIP
+    """
+
+    def __init__(self, batches_per_epoch, order=None):
+        super().__init__()
+        self.batches_per_epoch = int(batches_per_epoch)
+        self.order = order
+
+    def on_epoch_begin(self, epoch, logs=None):
+        skipped = int(self.order.skip_batches.numpy()) if self.order is not None else 0
+        self.target = max(self.batches_per_epoch - skipped, 1)
+        super().on_epoch_begin(epoch, logs)
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training at the end of the epoch in which `minutes` of training are used up.
 

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import shutil
+import warnings
 
 import keras
 import tensorflow as tf
@@ -25,6 +26,7 @@ import tensorflow as tf
 from s2s_keras.data import (
     EpochOrder,
     build_tokenizers,
+    count_batches,
     load_parallel_text,
     load_tfds,
     load_tokenizer,
@@ -39,6 +41,7 @@ from s2s_keras.training.averaging import average_checkpoints
 from s2s_keras.training.backup import ResumableBackup
 from s2s_keras.training.callbacks import (  # noqa: F401  (TimeBudget: also importable from here)
     EpochCheckpoints,
+    EpochProgress,
     KeepBestEpoch,
     StopOnNaN,
     TimeBudget,
@@ -251,6 +254,9 @@ def train(settings, callbacks=()):
     order = EpochOrder(settings.seed)
     train_ds = make_dataset(train_source, source_tokenizer, target_tokenizer, shuffle=True, seed=settings.seed,
                             name="train", order=order, **batching)
+    # counted once, so the progress bar shows each epoch's total; a worker of several sees only its shard
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    batches_per_epoch = None if multi_worker else count_batches(train_ds)
     train_ds = distribute_options(train_ds, strategy)
     valid_ds = valid_source = None
     if has_validation:
@@ -286,8 +292,13 @@ def train(settings, callbacks=()):
     all_callbacks.append(resumable)
     if chief:
         all_callbacks.append(EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints))
-    history = model.fit(train_ds, validation_data=valid_ds, epochs=_epochs(settings),
-                        callbacks=all_callbacks + list(callbacks))
+    if batches_per_epoch is not None:  # after the backup, which sets the pass's skipped batches
+        all_callbacks.append(EpochProgress(batches_per_epoch, order))
+    with warnings.catch_warnings():
+        # each pass ends where the data does (the dataset cannot know its length), which Keras warns about
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history = model.fit(train_ds, validation_data=valid_ds, epochs=_epochs(settings), shuffle=False,
+                            callbacks=all_callbacks + list(callbacks))
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
     if not chief:
         return model, source_tokenizer, target_tokenizer, logs

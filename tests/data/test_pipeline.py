@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from s2s_keras.data import CharTokenizer, PipelineStats, make_dataset
+from s2s_keras.data import CharTokenizer, PipelineStats, count_batches, make_dataset, with_known_cardinality
 from s2s_keras.data.epoch_order import EpochOrder
 from s2s_keras.data.pipeline import (
     add_start_end, batch_by_length, count_pairs, default_bucket_boundaries, limit_length, report_counts, skip_empty,
@@ -233,3 +233,19 @@ def test_a_model_trains_on_the_batches(tokenizer):
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=masked_loss())
     history = model.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_the_batch_count_is_the_same_in_every_epoch_order(tokenizer):
+    # The progress bar's total: length buckets flush their partial batches, so the order does not change it.
+    pairs = random_pairs(700, 30, seed=8)
+    order = EpochOrder(seed=1)
+    dataset = make_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=128, max_length=30, seed=1, order=order,
+                           log=False)
+    counted = count_batches(dataset)
+    for epoch in (0, 1, 5):
+        order.start(epoch)
+        assert len(list(dataset)) == counted
+    order.start(2, skip_batches=7)
+    assert len(list(dataset)) == counted - 7
+    known = with_known_cardinality(make_dataset(pairs, tokenizer, tokenizer, batch_size=64, max_length=30, log=False))
+    assert int(known.cardinality()) == len(list(known)) == count_batches(known)
