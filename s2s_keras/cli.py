@@ -81,6 +81,20 @@ def _non_negative_int(text):
     return value
 
 
+def _positive_float(text):
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _port(text):
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text}")
+    return value
+
+
 def _pair(text):
     parts = text.split(",")
     if len(parts) != 2:
@@ -101,6 +115,8 @@ def _override(text):
     key, value = text.split("=", 1)
     import ast
 
+    if value.lower() in ("true", "false"):  # --set bidirectional=false
+        return key, value.lower() == "true"
     try:
         value = ast.literal_eval(value)
     except (ValueError, SyntaxError):
@@ -224,11 +240,17 @@ def make_parser():
 
     serve = add("serve", "serve an exported model over TF Serving's REST API")
     serve.add_argument("path", help="the exported model folder, e.g. saved_models/NAME")
-    serve.add_argument("--port", type=_positive_int, default=8501)
+    serve.add_argument("--port", type=_port, default=8501)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--name", default=None, help="model name in URLs (default: the folder's name)")
     serve.add_argument("--max-batch", type=_positive_int, default=64)
     serve.add_argument("--max-body-bytes", type=_positive_int, default=1 << 20)
+    serve.add_argument("--max-input-chars", type=_positive_int, default=1000, help="longer inputs get 400")
+    serve.add_argument("--max-concurrent", type=_positive_int, default=2, help="requests translated at once")
+    serve.add_argument("--max-queued", type=_non_negative_int, default=32,
+                       help="requests waiting for a turn; beyond them the server answers 503 with Retry-After")
+    serve.add_argument("--read-timeout", type=_positive_float, default=30.0,
+                       help="seconds a request's headers and body may take to arrive; then the connection closes")
     return parser
 
 
@@ -258,18 +280,27 @@ def _open_translator(args):
 
 
 def _read_sentences(args):
-    """The sentences from the arguments, `--file` or stdin; invalid UTF-8 becomes U+FFFD, as in the Translator."""
+    """The sentences from the arguments, `--file` or stdin; invalid UTF-8 becomes U+FFFD, as in the Translator.
+
+    Only "\\n" (or "\\r\\n") ends a line: a lone "\\r" stays inside its sentence, so output line N
+    always answers input line N.
+    """
     if args.sentences:  # bytes that are not UTF-8 arrive as lone surrogates (PEP 383)
         return [s.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for s in args.sentences]
     if args.file:
         if not os.path.isfile(args.file):
             raise ValueError(f"No such file: {args.file!r}")
-        with open(args.file, encoding="utf-8", errors="replace") as f:
-            return [line.rstrip("\n") for line in f]
+        with open(args.file, encoding="utf-8", errors="replace", newline="\n") as f:
+            return [_strip_line_end(line) for line in f]
     stdin = sys.stdin
     if hasattr(stdin, "buffer"):
-        stdin = io.TextIOWrapper(stdin.buffer, encoding="utf-8", errors="replace")
-    return [line.rstrip("\n") for line in stdin]
+        stdin = io.TextIOWrapper(stdin.buffer, encoding="utf-8", errors="replace", newline="\n")
+    return [_strip_line_end(line) for line in stdin]
+
+
+def _strip_line_end(line):
+    line = line[:-1] if line.endswith("\n") else line
+    return line[:-1] if line.endswith("\r") else line
 
 
 def _run_demo(args):
@@ -326,9 +357,7 @@ def train_settings(args):
 def _run_train(args):
     from s2s_keras.training.run import train
 
-    _, _, _, logs = train(train_settings(args))
-    final = {k: round(v[-1], 4) for k, v in logs.items() if v}
-    print(f"Saved {os.path.join(args.output, 'model.keras')}; last epoch: {final}")
+    train(train_settings(args))  # prints what it saved, or that the run had finished before
     return 0
 
 
@@ -337,12 +366,18 @@ def _run_evaluate(args):
     from s2s_keras.training.run import open_source
 
     translator = _open_translator(args)
-    pairs = []
+    pairs, skipped = [], 0
     for source, target in open_source(args.data, args.columns, split="test", task_size=args.limit or 1000,
                                       seed=12345).as_numpy_iterator():
-        pairs.append((source.decode("utf-8", "replace"), target.decode("utf-8", "replace")))
+        source, target = source.decode("utf-8", "replace"), target.decode("utf-8", "replace")
+        if not source.strip() or not target.strip():  # a blank line, or no reference to score against
+            skipped += 1
+            continue
+        pairs.append((source, target))
+    if skipped:
+        print(f"Skipped {skipped} line(s) with an empty source or reference, as training does.", file=sys.stderr)
     if not pairs:
-        raise ValueError(f"No pairs in {args.data!r}.")
+        raise ValueError(f"No pair with a source and a reference in {args.data!r} to score.")
     sources, references = group_references(pairs)
     if args.limit:
         sources, references = sources[: args.limit], references[: args.limit]
@@ -358,7 +393,7 @@ def _run_translate(args):
     done = 0
     for start in range(0, len(sentences), args.batch_size):
         for line in translator(sentences[start : start + args.batch_size]):
-            print(line, flush=False)
+            print(line.replace("\r", " ").replace("\n", " "), flush=False)  # one output line per input line
         done = min(start + args.batch_size, len(sentences))
         if len(sentences) > args.batch_size:
             print(f"\rtranslated {done}/{len(sentences)}", end="", file=sys.stderr, flush=True)
@@ -392,7 +427,8 @@ def _run_serve(args):
     from s2s_keras.serving import serve
 
     serve(args.path, host=args.host, port=args.port, name=args.name, max_batch=args.max_batch,
-          max_body_bytes=args.max_body_bytes)
+          max_body_bytes=args.max_body_bytes, max_input_chars=args.max_input_chars,
+          max_concurrent=args.max_concurrent, max_queued=args.max_queued, read_timeout=args.read_timeout)
     return 0
 
 

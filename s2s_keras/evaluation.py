@@ -76,7 +76,7 @@ def evaluate(translator, sources, references, batch_size=64, progress=False):
         An `EvaluationResult` (bleu, chrf, ter, signatures, hypotheses).
 
     Example:
-    >>> result = evaluate(translator, ["¿Dónde está?"], [["Where is it?", "Where's it?"]])
+    >>> result = evaluate(translator, ["¿Dónde está?"], [["Where is it?", "Where's it?"]])  # doctest: +SKIP
     >>> print(result.summary())  # doctest: +SKIP
     """
     if len(sources) != len(references):
@@ -101,7 +101,7 @@ class BleuCallback(keras.callbacks.Callback):
         batch_size: sentences per translation call.
 
     Example:
-    >>> bleu = BleuCallback(lambda m: Translator(m, src, tgt), val_sources, val_refs, every=2)
+    >>> bleu = BleuCallback(lambda m: Translator(m, src, tgt), val_sources, val_refs, every=2)  # doctest: +SKIP
     >>> model.fit(train_ds, epochs=10, callbacks=[bleu])  # doctest: +SKIP
     """
 

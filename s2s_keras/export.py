@@ -10,6 +10,7 @@ loads in a process that imports only `tensorflow` and `tensorflow_text`.
 import os
 import shutil
 import tempfile
+import warnings
 
 import tensorflow as tf
 
@@ -17,13 +18,42 @@ from s2s_keras.translator import WARM_UP_WORDS, warm_up_sentence
 
 SIGNATURE = "serving_default"
 N_BEST_SIGNATURE = "translate_n_best"
+STAGING_PREFIX = ".export-"
+
+
+def is_version_name(name):
+    """Whether a folder name is a version: ASCII digits only, as TF Serving reads them ("²" is not)."""
+    return name.isascii() and name.isdigit()
 
 
 def versions(path):
-    """The numeric version folders under `path`, sorted ascending."""
+    """The numeric version folders under `path`, sorted ascending (complete or not)."""
     if not os.path.isdir(path):
         return []
-    return sorted(int(name) for name in os.listdir(path) if name.isdigit() and os.path.isdir(os.path.join(path, name)))
+    return sorted(int(name) for name in os.listdir(path)
+                  if is_version_name(name) and os.path.isdir(os.path.join(path, name)))
+
+
+def _remove_abandoned_staging(path):
+    """Removes staging folders of exports whose process has ended (killed mid-export)."""
+    for name in os.listdir(path):
+        if not name.startswith(STAGING_PREFIX):
+            continue
+        fields = name[len(STAGING_PREFIX):].split("-")  # VERSION-PID-RANDOM (older: VERSION-RANDOM)
+        pid = int(fields[1]) if len(fields) == 3 and fields[1].isdigit() else None
+        if pid is not None and _process_alive(pid):
+            continue  # another export is writing it now
+        shutil.rmtree(os.path.join(path, name), ignore_errors=True)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def save(translator, path, version=None):
@@ -32,6 +62,7 @@ def save(translator, path, version=None):
     The SavedModel is written to a hidden temporary folder beside the versions
     and renamed into place, so a failed export leaves no partial version and
     never touches an existing one (TF Serving ignores non-numeric folders).
+    Staging folders left by an export that was killed are removed.
 
     Args:
         translator: a `s2s_keras.Translator`.
@@ -49,6 +80,7 @@ def save(translator, path, version=None):
     'saved_models/gru_attention/1'
     """
     os.makedirs(path, exist_ok=True)
+    _remove_abandoned_staging(path)
     if version is None:
         version = (versions(path) or [0])[-1] + 1
     if not isinstance(version, int) or version <= 0:
@@ -56,7 +88,7 @@ def save(translator, path, version=None):
     final = os.path.join(path, str(version))
     if os.path.exists(final):
         raise ValueError(f"Version {version} already exists at {final!r}; nothing was written.")
-    staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=path)
+    staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{version}-{os.getpid()}-", dir=path)
     try:
         signatures = {
             SIGNATURE: translator.translate_strings.get_concrete_function(),
@@ -118,7 +150,11 @@ class ServedTranslator:
 
 
 def load(path, warm_up=False):
-    """Loads an export: a model folder (newest version) or one version's folder.
+    """Loads an export: a model folder (its newest loadable version) or one version's folder.
+
+    In a model folder, a version that cannot be loaded (empty, incomplete,
+    corrupt) is skipped with a warning and the next older one is loaded, as
+    TF Serving serves the newest loadable version.
 
     Args:
         path: the model folder or a version folder.
@@ -129,7 +165,7 @@ def load(path, warm_up=False):
 
     Raises:
         ValueError: with a clear message when `path` is missing, holds no
-            SavedModel, is corrupt, or lacks the `serving_default` signature.
+            loadable SavedModel, is corrupt, or lacks the `serving_default` signature.
 
     Example:
     >>> translate = load("saved_models/dates")  # doctest: +SKIP
@@ -138,17 +174,51 @@ def load(path, warm_up=False):
     """
     if not os.path.isdir(path):
         raise ValueError(f"No such export folder: {path!r}")
-    version = None
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+        name = os.path.basename(os.path.normpath(path))
+        served = load_version(path, int(name) if is_version_name(name) else None)
+    else:
+        served = load_versions(path, newest_only=True)[-1]
+    if warm_up:
+        served.warm_up()
+    return served
+
+
+def load_versions(path, newest_only=False):
+    """The loadable versions of a model folder, oldest first, skipping (with a warning) those that fail.
+
+    Args:
+        path: the model folder, holding `1/`, `2/`, ...
+        newest_only: stop at the newest loadable version.
+
+    Returns:
+        A non-empty list of `ServedTranslator`s.
+
+    Raises:
+        ValueError: when no version loads (each one's reason is in the message).
+    """
+    found = versions(path)
+    if not found:
+        raise ValueError(f"{path!r} is not a SavedModel: no saved_model.pb and no numeric version folder.")
+    loaded, failures = [], []
+    for version in reversed(found):
+        try:
+            loaded.append(load_version(os.path.join(path, str(version)), version))
+        except ValueError as error:
+            failures.append(str(error))
+            warnings.warn(f"Skipping version {version}: {error}", stacklevel=2)
+            continue
+        if newest_only:
+            break
+    if not loaded:
+        raise ValueError(f"No loadable version in {path!r}: " + " ".join(failures))
+    return loaded[::-1]
+
+
+def load_version(path, version=None):
+    """Loads one version folder as a `ServedTranslator` (a clear `ValueError` if it is not a usable export)."""
     if not os.path.exists(os.path.join(path, "saved_model.pb")):
-        found = versions(path)
-        if not found:
-            raise ValueError(f"{path!r} is not a SavedModel: no saved_model.pb and no numeric version folder.")
-        version = found[-1]
-        path = os.path.join(path, str(version))
-        if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise ValueError(f"{path!r} is not a SavedModel: saved_model.pb is missing.")
-    elif os.path.basename(os.path.normpath(path)).isdigit():
-        version = int(os.path.basename(os.path.normpath(path)))
+        raise ValueError(f"{path!r} is not a SavedModel: saved_model.pb is missing.")
     try:
         loaded = tf.saved_model.load(path)
     except Exception as error:  # TF raises many types for corrupt protos and variables
@@ -156,7 +226,4 @@ def load(path, warm_up=False):
                          f"{type(error).__name__}: {str(error).splitlines()[0][:300]}") from None
     if SIGNATURE not in loaded.signatures:
         raise ValueError(f"The SavedModel at {path!r} has no {SIGNATURE!r} signature; it has {sorted(loaded.signatures)}.")
-    served = ServedTranslator(loaded, path, version)
-    if warm_up:
-        served.warm_up()
-    return served
+    return ServedTranslator(loaded, path, version)

@@ -96,8 +96,9 @@ class Translator(tf.Module):
             latency at small batches, where per-op overhead dominates).
 
     Example:
-    >>> translator = Translator(model, src_tok, tgt_tok, search=BeamSearch(beam_size=5, max_length=60))
-    >>> translator(["¿Dónde está la biblioteca?"])
+    >>> translator = Translator(model, src_tok, tgt_tok,  # doctest: +SKIP
+    ...                         search=BeamSearch(beam_size=5, max_length=60))
+    >>> translator(["¿Dónde está la biblioteca?"])  # doctest: +SKIP
     ['Where is the library?']
     """
 

@@ -74,9 +74,27 @@ def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys,
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"3 mars 2021\nle 4 \xffavril\n")))
     assert cli.main(["translate", run]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
+    # only "\n" and "\r\n" end a line: output line N answers input line N, on stdin and with --file
+    carriage = b"a\rb\n3 mars 2021\r\nx\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(carriage)))
+    assert cli.main(["translate", run]) == 0
+    from_stdin = capsys.readouterr().out.split("\n")
+    sentences.write_bytes(carriage)
+    assert cli.main(["translate", run, "--file", str(sentences)]) == 0
+    assert capsys.readouterr().out.split("\n") == from_stdin and len(from_stdin) == 4  # 3 lines and the end
+    assert cli.main(["translate", run, "3 mars 2021"]) == 0
+    assert capsys.readouterr().out.split("\n")[0] == from_stdin[1]
     assert cli.main(["evaluate", run, "--data", "task:dates", "--limit", "20"]) == 0
     out = capsys.readouterr().out
     assert "BLEU" in out and "chrF" in out and "TER" in out and "nrefs:1" in out
+    blanks = tmp_path / "blanks.tsv"
+    blanks.write_text("3 mars 2021\t2021-03-03\n\nle 4 avril 1999\t\n\t1999-04-04\n", encoding="utf-8")
+    assert cli.main(["evaluate", run, "--data", str(blanks)]) == 0
+    captured = capsys.readouterr()
+    assert "Skipped 3 line(s)" in captured.err and "1 sources, 1 references" in captured.out
+    blanks.write_text("\n\t\n", encoding="utf-8")
+    assert cli.main(["evaluate", run, "--data", str(blanks)]) == 2
+    assert "No pair with a source and a reference" in capsys.readouterr().err
     target = str(tmp_path / "exports" / "dates")
     assert cli.main(["export", run, target, "--beam-size", "2", "--max-length", "12"]) == 0
     assert capsys.readouterr().out.strip().endswith(os.path.join("dates", "1"))
@@ -111,6 +129,10 @@ def test_evaluate_scores_a_source_on_several_lines_against_all_its_references(tm
         (["export", "missing_run", "out"], "not a finished training run"),
         (["train", "gru", "--data", "task:dates", "--output", "x", "--set", "hidden=3"], "Unknown override"),
         (["train", "gru", "--data", "task:dates", "--output", "x", "--set", "units=-1"], "units"),
+        (["train", "gru", "--data", "task:dates", "--output", "x", "--set", "bidirectional=yes"],
+         "must be true or false"),
+        (["train", "gru", "--data", "task:dates", "--output", "x", "--set", "units=2.5"], "must be an integer"),
+        (["train", "gru", "--data", "task:dates", "--valid", "missing.tsv", "--output", "x"], "No such data file"),
     ],
 )
 def test_errors_are_one_line_with_status_2(argv, message, capsys, tmp_path, monkeypatch):
@@ -195,3 +217,50 @@ def test_average_of_the_last_checkpoints(tmp_path, capsys):
         np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="No checkpoints"):
         average_checkpoints(model, [])
+
+
+def test_boolean_overrides_from_the_command_line_are_booleans():
+    assert cli._override("bidirectional=false") == ("bidirectional", False)
+    assert cli._override("bidirectional=True") == ("bidirectional", True)
+    from s2s_keras.models import build_model
+
+    one_way = build_model("gru_attention", source_vocab_size=10, target_vocab_size=10, units=8, embedding_dim=4,
+                          bidirectional=False)
+    two_way = build_model("gru_attention", source_vocab_size=10, target_vocab_size=10, units=8, embedding_dim=4)
+    assert not one_way.get_layer("encoder").get_config()["bidirectional"]
+    assert two_way.get_layer("encoder").get_config()["bidirectional"]
+    with pytest.raises(ValueError, match="`bidirectional` of model 'gru_attention' must be true or false"):
+        build_model("gru_attention", source_vocab_size=10, target_vocab_size=10, bidirectional="false")
+
+
+def test_a_run_that_failed_before_its_first_step_does_not_block_the_corrected_command(tmp_path, capsys):
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("\n\n\t\n", encoding="utf-8")
+    output = str(tmp_path / "run")
+    argv = ["train", "gru", "--output", output, "--epochs", "1", *TINY]
+    assert cli.main([*argv, "--data", str(empty)]) == 2
+    capsys.readouterr()
+    good = tmp_path / "good.tsv"
+    good.write_text("".join(f"{i} mars\t{i}-03\n" for i in range(40)), encoding="utf-8")
+    assert cli.main([*argv, "--data", str(good)]) == 0
+    assert "Saved" in capsys.readouterr().out
+
+
+def test_history_keeps_a_killed_calls_epochs_and_a_finished_run_says_so(tmp_path, capsys):
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(tiny_settings(tmp_path, epochs=3), callbacks=[StopAfterFirstEpoch()])
+    with open(tmp_path / "history.json") as f:
+        assert [len(call["loss"]) for call in json.load(f)] == [1]  # the killed call's epoch is kept
+    train(tiny_settings(tmp_path, epochs=3))
+    with open(tmp_path / "history.json") as f:
+        assert [len(call["loss"]) for call in json.load(f)] == [1, 2]
+    capsys.readouterr()
+    assert cli.main(["train", "gru_attention", "--data", "task:dates", "--output", str(tmp_path), "--epochs", "3",
+                     "--batch-size", "32", "--task-size", "300", "--tokenizer", "char", "--bleu-sample", "0",
+                     "--set", "units=16", "--set", "embedding_dim=8"]) == 0
+    out = capsys.readouterr().out
+    assert "is a finished run" in out and "Saved" not in out
+    model_file = tmp_path / "model.keras"
+    model_file.write_bytes(model_file.read_bytes()[:1000])  # truncated
+    assert cli.main(["translate", str(tmp_path), "3 mars 2021"]) == 2
+    assert "model.keras' is damaged: not a complete .keras archive" in capsys.readouterr().err

@@ -54,4 +54,4 @@ def test_training_shows_each_epochs_total_and_warns_about_nothing_it_passes(tmp_
     steps = [(int(a), int(b)) for a, b in re.findall(r"(?:^|\r)\s*(\d+)/(\d+) ", plain, re.M)]
     total = steps[0][1]  # the first step of the first epoch knows the epoch's total
     assert steps[0] == (1, total) and total > 1
-    assert all(of == total for _, of in steps) and steps.count((total, total)) == 2  # both epochs end there
+    assert all(of == total for _, of in steps) and steps.count((total, total)) >= 2  # both epochs end there

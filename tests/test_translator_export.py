@@ -157,6 +157,31 @@ def test_bad_folders_give_clear_errors(tmp_path):
         export.load(str(tmp_path / "corrupt"))
 
 
+def test_stray_folders_and_an_incomplete_version_do_not_hide_the_good_one(translator, tmp_path):
+    base = tmp_path / "m"
+    export.save(translator, str(base))
+    (base / "²").mkdir()  # a digit to Python's str.isdigit, not a version
+    (base / "2").mkdir()  # an empty (incomplete) newer version
+    assert export.versions(str(base)) == [1, 2]
+    with pytest.warns(UserWarning, match="Skipping version 2"):
+        served = export.load(str(base))
+    assert served.version == 1 and served.predict(SENTENCES)[0] == translator(SENTENCES)
+    assert export.save(translator, str(base)).endswith("3")  # numbering goes on past the incomplete one
+
+
+def test_the_next_export_removes_what_a_killed_export_left(translator, tmp_path):
+    base = tmp_path / "m"
+    export.save(translator, str(base))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = [base / ".export-2-abc123", base / f".export-2-{int(dead.stdout)}-abc123"]  # older and current naming
+    working = base / f".export-9-{os.getpid()}-xyz"  # an export still running (this process)
+    for folder in (*left, working):
+        folder.mkdir()
+        (folder / "saved_model.pb").write_bytes(b"half")
+    export.save(translator, str(base))
+    assert sorted(os.listdir(base)) == sorted(["1", "2", working.name])
+
+
 def test_a_fresh_process_with_only_tensorflow_gives_the_same_output(translator, tmp_path):
     path = export.save(translator, str(tmp_path / "m"))
     script = (

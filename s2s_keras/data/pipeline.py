@@ -315,6 +315,7 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
         target_out int32 (batch, tgt_len))`, padded with 0, with a `pipeline_stats` attribute.
 
     Example:
+    >>> from s2s_keras.data import build_tokenizers
     >>> pairs = [("¿Dónde está?", "Where is it?")] * 64
     >>> src_tok, tgt_tok = build_tokenizers(pairs, kind="char")
     >>> ds = make_dataset(pairs, src_tok, tgt_tok, tokens_per_batch=512, max_length=32)

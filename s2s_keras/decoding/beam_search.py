@@ -91,8 +91,8 @@ class BeamSearch:
 
     Example:
     >>> search = BeamSearch(beam_size=5, length_penalty=0.6, n_best=3, max_length=50)
-    >>> result = decode(model, source_ids, search)
-    >>> result.ids.shape, result.scores.shape  # (batch, 3, 50), (batch, 3)
+    >>> result = decode(model, source_ids, search)  # doctest: +SKIP
+    >>> result.ids.shape, result.scores.shape  # (batch, 3, 50), (batch, 3)  # doctest: +SKIP
     >>> fast = BeamSearch(beam_size=4, length_penalty=0.6, early_stopping=True)  # for serving
     """
 

@@ -16,8 +16,8 @@ class GreedySearch(TokenSearch):
 
     Example:
     >>> search = GreedySearch(max_length=20)
-    >>> result = search(model.encode, model.initial_state, model.decode_step, source_ids)
-    >>> result.ids.shape  # (batch, 1, 20)
+    >>> result = search(model.encode, model.initial_state, model.decode_step, source_ids)  # doctest: +SKIP
+    >>> result.ids.shape  # (batch, 1, 20)  # doctest: +SKIP
     """
 
     def pick(self, log_probs, step, seed):

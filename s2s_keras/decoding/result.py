@@ -34,7 +34,7 @@ def decode(model, source_ids, search):
         A `DecodeResult`.
 
     Example:
-    >>> result = decode(model, source_ids, GreedySearch(max_length=20))
-    >>> result.ids.shape  # (batch, 1, 20)
+    >>> result = decode(model, source_ids, GreedySearch(max_length=20))  # doctest: +SKIP
+    >>> result.ids.shape  # (batch, 1, 20)  # doctest: +SKIP
     """
     return search(model.encode, model.initial_state, model.decode_step, source_ids)

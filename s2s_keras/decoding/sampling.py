@@ -50,7 +50,7 @@ class Sampling(TokenSearch):
 
     Example:
     >>> search = Sampling(temperature=0.8, top_k=40, seed=7, max_length=30)
-    >>> result = decode(model, source_ids, search)
+    >>> result = decode(model, source_ids, search)  # doctest: +SKIP
     """
 
     def __init__(self, temperature=1.0, top_k=None, top_p=None, seed=None, max_length=50, min_length=0):

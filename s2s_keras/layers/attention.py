@@ -103,6 +103,7 @@ class BahdanauAttention(BaseAttention):
         **kwargs: base layer arguments.
 
     Example:
+    >>> import numpy as np
     >>> attention = BahdanauAttention(units=16)
     >>> context, weights = attention(np.ones((2, 8)), np.ones((2, 5, 12)))
     >>> context.shape, weights.shape
@@ -150,6 +151,7 @@ class LuongAttention(BaseAttention):
         **kwargs: base layer arguments.
 
     Example:
+    >>> import numpy as np
     >>> attention = LuongAttention(score="general")
     >>> context, weights = attention(np.ones((2, 3, 8)), np.ones((2, 5, 12)))
     >>> context.shape, weights.shape

@@ -35,8 +35,11 @@ class FastDropout(keras.layers.Layer):
         A tensor of the inputs' shape and dtype.
 
     Example:
+    >>> import numpy as np
     >>> layer = FastDropout(0.5, seed=1)
-    >>> outputs = layer(np.ones((2, 4), "float32"), training=True)  # each entry 0.0 or 2.0
+    >>> outputs = layer(np.ones((2, 4), "float32"), training=True)
+    >>> set(outputs.numpy().ravel().tolist()) <= {0.0, 2.0}  # each entry dropped, or scaled by 1 / (1 - rate)
+    True
     """
 
     def __init__(self, rate, seed=None, **kwargs):

@@ -26,6 +26,7 @@ class FeedForward(keras.layers.Layer):
         `(batch, length, output_dim or d)`.
 
     Example:
+    >>> import numpy as np
     >>> FeedForward(intermediate_dim=32)(np.ones((2, 5, 8))).shape
     TensorShape([2, 5, 8])
     """

@@ -26,6 +26,7 @@ class HeadsProjection(keras.layers.EinsumDense):
         **kwargs: `EinsumDense` arguments.
 
     Example:
+    >>> import numpy as np
     >>> split = HeadsProjection("btd,dhk->bthk", output_shape=(None, 8, 32), bias_axes="hk")
     >>> split(np.ones((2, 5, 256))).shape
     TensorShape([2, 5, 8, 32])
@@ -86,6 +87,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         exactly 0 where the mask is False (unless a whole row is masked).
 
     Example:
+    >>> import numpy as np
     >>> attention = CachedMultiHeadAttention(num_heads=2)
     >>> output, weights = attention(np.ones((2, 3, 8)), np.ones((2, 5, 6)), return_attention_scores=True)
     >>> output.shape, weights.shape

@@ -66,6 +66,7 @@ class PositionalEmbedding(keras.layers.Layer):
         `(batch, length, embedding_dim)` in the layer's compute dtype.
 
     Example:
+    >>> import numpy as np
     >>> embedding = PositionalEmbedding(vocab_size=100, embedding_dim=16)
     >>> embedding(np.array([[5, 6, 0]])).shape
     TensorShape([1, 3, 16])

@@ -60,6 +60,8 @@ class RNNDecoder(keras.layers.Layer):
         `(batch, tgt_len, src_len)` (zeros without attention).
 
     Example:
+    >>> import numpy as np
+    >>> from s2s_keras.layers import RNNEncoder
     >>> encoder = RNNEncoder("gru", units=16)
     >>> decoder = RNNDecoder("gru", units=16, attention="bahdanau")
     >>> source = np.ones((2, 7, 8)); target = np.ones((2, 5, 8))

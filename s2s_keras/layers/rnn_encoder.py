@@ -43,6 +43,7 @@ class RNNEncoder(keras.layers.Layer):
         `(batch, bridge_units or units)`: `[h]`, or `[h, c]` for LSTM.
 
     Example:
+    >>> import numpy as np
     >>> encoder = RNNEncoder("gru", units=16, bidirectional=True)
     >>> outputs, states = encoder(np.ones((2, 7, 8)))
     >>> outputs.shape, states[0][0].shape

@@ -26,6 +26,7 @@ class TiedOutputProjection(keras.layers.Layer):
         `(..., vocab_size)` logits.
 
     Example:
+    >>> import numpy as np
     >>> table = keras.layers.Embedding(100, 16)
     >>> TiedOutputProjection(table)(np.ones((2, 3, 16))).shape
     TensorShape([2, 3, 100])

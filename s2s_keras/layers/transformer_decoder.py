@@ -50,6 +50,7 @@ class TransformerDecoder(TransformerStack):
         block's cross-attention weights averaged over heads `(batch, tgt_len, src_len)`.
 
     Example:
+    >>> import numpy as np
     >>> decoder = TransformerDecoder(num_layers=2, num_heads=2, intermediate_dim=32)
     >>> decoder(np.ones((2, 4, 8)), np.ones((2, 6, 8))).shape
     TensorShape([2, 4, 8])

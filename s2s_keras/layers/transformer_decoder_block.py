@@ -40,6 +40,7 @@ class TransformerDecoderBlock(TransformerBlock):
         cross-attention weights `(batch, heads, tgt_len, src_len)`.
 
     Example:
+    >>> import numpy as np
     >>> block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
     >>> block(np.ones((2, 4, 8)), np.ones((2, 6, 8))).shape
     TensorShape([2, 4, 8])

@@ -28,6 +28,7 @@ class TransformerEncoder(TransformerStack):
         `(batch, src_len, d_model)`, what `TransformerDecoder.prepare_memory` takes.
 
     Example:
+    >>> import numpy as np
     >>> encoder = TransformerEncoder(num_layers=2, num_heads=2, intermediate_dim=32)
     >>> encoder(np.ones((2, 5, 8)), mask=np.array([[1, 1, 1, 0, 0], [1] * 5], bool)).shape
     TensorShape([2, 5, 8])

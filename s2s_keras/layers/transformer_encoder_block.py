@@ -25,6 +25,7 @@ class TransformerEncoderBlock(TransformerBlock):
         `(batch, src_len, d_model)`.
 
     Example:
+    >>> import numpy as np
     >>> block = TransformerEncoderBlock(num_heads=2, intermediate_dim=32)
     >>> block(np.ones((2, 5, 8)), mask=np.array([[1, 1, 1, 0, 0], [1] * 5], bool)).shape
     TensorShape([2, 5, 8])

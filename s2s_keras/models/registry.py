@@ -60,10 +60,31 @@ class ModelRegistry:
             raise ValueError(
                 f"Unknown override(s) {unknown} for model {name!r}. Valid overrides: {', '.join(sorted(valid))}."
             )
+        for key, value in overrides.items():
+            check_override_type(name, key, value, valid[key])
         for key, size in (("source_vocab_size", source_vocab_size), ("target_vocab_size", target_vocab_size)):
             if not isinstance(size, int) or isinstance(size, bool) or size <= 4:
                 raise ValueError(f"`{key}` must be an integer above 4 (ids 0-3 are reserved). Received: {key}={size!r}")
         return builder(source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, **overrides)
+
+
+def check_override_type(model, key, value, default):
+    """Raises a clear ValueError when `value` is not of the kind the builder's `default` is.
+
+    A boolean default takes only `True`/`False` (the string "false" is not
+    false); an integer default an int; a float default a number; a string
+    default a string. A default of None accepts anything (the builder checks).
+    """
+    kinds = ((bool, "true or false", lambda v: isinstance(v, bool)),
+             (int, "an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+             (float, "a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+             (str, "a string", lambda v: isinstance(v, str)))
+    for kind, wanted, accepts in kinds:
+        if isinstance(default, kind):
+            if not accepts(value):
+                raise ValueError(f"Override `{key}` of model {model!r} must be {wanted} (default {default!r}). "
+                                 f"Received: {key}={value!r}")
+            return
 
 
 REGISTRY = ModelRegistry()

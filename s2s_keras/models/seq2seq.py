@@ -82,9 +82,9 @@ class Seq2SeqModel(keras.Model):
             `decode_step`.
 
         Example:
-        >>> memory = model.encode(source_ids)
-        >>> state = model.initial_state(memory, max_length=50)
-        >>> logits, state = model.decode_step(tf.fill([batch], START_ID), state, memory, step=0)
+        >>> memory = model.encode(source_ids)  # doctest: +SKIP
+        >>> state = model.initial_state(memory, max_length=50)  # doctest: +SKIP
+        >>> logits, state = model.decode_step(tf.fill([batch], START_ID), state, memory, step=0)  # doctest: +SKIP
         """
         source = ops.convert_to_tensor(source, dtype="int32")
         source_mask = ops.not_equal(source, PAD_ID)  # (batch, src_len)

@@ -27,6 +27,25 @@ import numpy as np
 STATE_FILE = "state.npz"
 
 
+def backup_position(backup_dir):
+    """`(epoch, batches of it already trained)` recorded in a backup, or None when there is none.
+
+    Example:
+    >>> backup_position("runs/x/backup")  # doctest: +SKIP
+    (3, 120)
+    """
+    path = os.path.join(backup_dir, STATE_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with np.load(path) as state:
+            epoch, skipped = (int(x) for x in state["position"])
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"The training backup {path!r} cannot be read ({error}); move it away to train from the "
+                         "start.") from error
+    return epoch, skipped
+
+
 class ResumableBackup(keras.callbacks.BackupAndRestore):
     """Backs up the full training state every `save_freq` batches or epoch; restores it on start.
 
@@ -40,9 +59,10 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             trained model is safely saved, so a failed save loses nothing.
 
     Example:
-    >>> order = EpochOrder(seed=0)
-    >>> train_ds = make_dataset(pairs, src_tok, tgt_tok, tokens_per_batch=4096, order=order)
-    >>> model.fit(train_ds, epochs=10, callbacks=[ResumableBackup("run/backup", order, save_freq=500)])
+    >>> order = EpochOrder(seed=0)  # doctest: +SKIP
+    >>> train_ds = make_dataset(pairs, src_tok, tgt_tok, tokens_per_batch=4096, order=order)  # doctest: +SKIP
+    >>> model.fit(train_ds, epochs=10,  # doctest: +SKIP
+    ...           callbacks=[ResumableBackup("run/backup", order, save_freq=500)])
     """
 
     def __init__(self, backup_dir, order=None, save_freq="epoch", is_chief=True, delete_on_train_end=True):
@@ -56,13 +76,14 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self._epoch = 0
         self._skipped = 0  # batches of the current epoch trained before this process resumed it
         self._batches_done = 0  # batches of the current epoch trained in total
+        self._announced = False
 
     # --- restoring ---------------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
         epoch, skipped = 0, 0
         if os.path.exists(self.state_path):
-            epoch, skipped = self._restore()
+            epoch, skipped = self._restore()  # a later fit in this process restores what it holds: a no-op
             self.model._initial_epoch = epoch
         self._epoch, self._skipped = epoch, skipped
         if self.order is not None:
@@ -83,7 +104,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 f"The training backup {self.state_path!r} cannot be restored ({error}). It belongs to another "
                 "model or is damaged; move it away to train from the start."
             ) from error
-        print(f"Resuming from the backup: epoch {epoch + 1}, after {skipped} batches of it.")
+        if not self._announced:
+            print(f"Resuming from the backup: epoch {epoch + 1}, after {skipped} batches of it.")
+            self._announced = True
         return epoch, skipped
 
     def _assign(self, variables, state, prefix):

@@ -57,7 +57,7 @@ class EpochProgress(keras.callbacks.ProgbarLogger):
         order: the run's `EpochOrder`, or None.
 
     Example:
-    >>> progress = EpochProgress(count_batches(train_ds), order)
+    >>> progress = EpochProgress(count_batches(train_ds), order)  # doctest: +SKIP
     >>> model.fit(train_ds, epochs=10, callbacks=[backup, progress])  # doctest: +SKIP
     """
 
@@ -195,6 +195,50 @@ class KeepBestEpoch(keras.callbacks.Callback):
             return None
         model.load_weights(os.path.join(self.folder, self.best["weights"]))
         return self.best
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """Writes each epoch's logs to a JSON history file as soon as the epoch ends.
+
+    The file holds one entry per callback instance, that is per training call
+    (`[{"loss": [...], ...}, ...]`): a resumed run adds its epochs as a new
+    entry, and a call that is killed keeps every epoch it finished. Each write
+    replaces the file atomically.
+
+    Args:
+        path: the history file, e.g. `runs/x/history.json`.
+
+    Example:
+    >>> model.fit(train_ds, epochs=10, callbacks=[EpochHistory("runs/x/history.json")])  # doctest: +SKIP
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.calls = []
+
+    def on_train_begin(self, logs=None):
+        if not self.calls:  # a later `fit` with the same callback continues its entry
+            self.calls = read_history(self.path) + [{}]
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.calls[-1].setdefault(key, []).append(float(value))
+        _write_json_atomically(self.path, self.calls)
+
+
+def read_history(path):
+    """The calls recorded in a history file (`[]` when there is none)."""
+    if not os.path.exists(path):
+        return []
+    try:
+        with open(path, encoding="utf-8") as f:
+            calls = json.load(f)
+        if not isinstance(calls, list) or not all(isinstance(call, dict) for call in calls):
+            raise ValueError("not a list of objects")
+        return calls
+    except ValueError as error:
+        raise ValueError(f"{path!r} is damaged ({error}); move it away to start a new history.") from error
 
 
 def read_best_epoch(folder):

@@ -34,8 +34,8 @@ def make_strategy(name):
         A `tf.distribute.Strategy`, or None.
 
     Example:
-    >>> strategy = make_strategy("mirrored")
-    >>> with strategy.scope():
+    >>> strategy = make_strategy("mirrored")  # doctest: +SKIP
+    >>> with strategy.scope():  # doctest: +SKIP
     ...     model = build_model("gru_attention", source_vocab_size=8000, target_vocab_size=8000)
     ...     model.compile(optimizer="adam", loss=masked_loss())
     """

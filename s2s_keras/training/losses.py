@@ -32,7 +32,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         add up are exactly those of the global batch on one device.
 
     Example:
-    >>> model.compile(optimizer="adam", loss=MaskedSparseCategoricalCrossentropy(label_smoothing=0.1))
+    >>> model.compile(optimizer="adam", loss=MaskedSparseCategoricalCrossentropy(label_smoothing=0.1))  # doctest: +SKIP
     """
 
     def __init__(self, label_smoothing=0.0, pad_id=PAD_ID, name="masked_loss", **kwargs):
@@ -97,6 +97,6 @@ def masked_loss(label_smoothing=0.0):
         logits, averaged over the non-padding target tokens.
 
     Example:
-    >>> model.compile(optimizer="adam", loss=masked_loss(label_smoothing=0.1))
+    >>> model.compile(optimizer="adam", loss=masked_loss(label_smoothing=0.1))  # doctest: +SKIP
     """
     return MaskedSparseCategoricalCrossentropy(label_smoothing=label_smoothing)

@@ -22,7 +22,7 @@ class FusedAdam(keras.optimizers.Adam):
     strategy and for non-resource variables. Arguments and config are Adam's.
 
     Example:
-    >>> model.compile(optimizer=FusedAdam(1e-3), loss=masked_loss(label_smoothing=0.1))
+    >>> model.compile(optimizer=FusedAdam(1e-3), loss=masked_loss(label_smoothing=0.1))  # doctest: +SKIP
     """
 
     def update_step(self, gradient, variable, learning_rate):

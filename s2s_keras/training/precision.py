@@ -24,7 +24,7 @@ def global_dtype_policy(name):
         name: a Keras dtype policy name, e.g. "float32" or "mixed_bfloat16".
 
     Example:
-    >>> with global_dtype_policy("mixed_bfloat16"):
+    >>> with global_dtype_policy("mixed_bfloat16"):  # doctest: +SKIP
     ...     model = build_model("transformer_tiny", source_vocab_size=100, target_vocab_size=100)
     """
     previous = keras.mixed_precision.dtype_policy()
@@ -50,8 +50,8 @@ def float32_copy(model):
         A new model with `model`'s weights whose layers compute in float32.
 
     Example:
-    >>> model, source_tokenizer, target_tokenizer = load_run("runs/bf16")
-    >>> translator = Translator(float32_copy(model), source_tokenizer, target_tokenizer)
+    >>> model, source_tokenizer, target_tokenizer = load_run("runs/bf16")  # doctest: +SKIP
+    >>> translator = Translator(float32_copy(model), source_tokenizer, target_tokenizer)  # doctest: +SKIP
     """
     with global_dtype_policy("float32"):
         config = _float32_config(keras.saving.serialize_keras_object(model))
@@ -196,7 +196,7 @@ def auto_dtype_policy(measure=matmul_peak, cache_path=None):
         `(policy, reason)`: the policy name and one line saying what decided it.
 
     Example:
-    >>> policy, reason = auto_dtype_policy()
+    >>> policy, reason = auto_dtype_policy()  # doctest: +SKIP
     >>> print(reason)  # doctest: +SKIP
     matmul peak: float32 217 GFLOP/s, bfloat16 406 GFLOP/s (1.87x >= 1.5x) -> mixed_bfloat16
     """

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import warnings
+import zipfile
 
 import keras
 import tensorflow as tf
@@ -38,14 +39,16 @@ from s2s_keras.decoding import GreedySearch
 from s2s_keras.evaluation import BleuCallback, group_references, plot_history, spread_sample
 from s2s_keras.models import REGISTRY, build_model
 from s2s_keras.training.averaging import average_checkpoints
-from s2s_keras.training.backup import ResumableBackup
+from s2s_keras.training.backup import ResumableBackup, backup_position
 from s2s_keras.training.callbacks import (  # noqa: F401  (TimeBudget: also importable from here)
     EpochCheckpoints,
+    EpochHistory,
     EpochProgress,
     KeepBestEpoch,
     StopOnNaN,
     TimeBudget,
     epoch_checkpoints,
+    read_history,
 )
 from s2s_keras.training.distribute import distribute_options, is_chief, make_strategy
 from s2s_keras.training.losses import masked_loss
@@ -67,6 +70,7 @@ from s2s_keras.translator import Translator
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
 CURVES_FILE = "training_curves.png"
+HISTORY_FILE = "history.json"
 UNLIMITED_EPOCHS = 100_000  # with a time budget and no epoch count, the budget ends training
 
 
@@ -87,10 +91,27 @@ def open_source(spec, columns=(0, 1), tfds_keys=None, split="train", task_size=2
     raise ValueError(f"Data must be one TSV file or two parallel files 'SOURCE,TARGET'. Received: {spec!r}")
 
 
+def has_trained(output):
+    """Whether the run folder holds a trained step: a backup of a started run, or a finished `model.keras`."""
+    return os.path.exists(os.path.join(output, "backup")) or os.path.exists(os.path.join(output, MODEL_FILE))
+
+
+def _forget_untrained_run(output):
+    """Removes what a run that never trained a step left (its `run.json`, its tokenizers), so it starts afresh.
+
+    A run that failed before its first step (bad data, a missing file) must
+    not make the corrected command fail: nothing in it was trained.
+    """
+    if not os.path.exists(os.path.join(output, RUN_FILE)) or has_trained(output):
+        return
+    shutil.rmtree(os.path.join(output, "tokenizers"), ignore_errors=True)
+    os.remove(os.path.join(output, RUN_FILE))
+
+
 def _recorded_settings(output):
-    """The run folder's `run.json`, or None for a new run."""
+    """The run folder's `run.json`, or None for a new run (or one that never trained a step)."""
     path = os.path.join(output, RUN_FILE)
-    if not os.path.exists(path):
+    if not os.path.exists(path) or not has_trained(output):
         return None
     try:
         with open(path, encoding="utf-8") as f:
@@ -238,6 +259,12 @@ def train(settings, callbacks=()):
         tf.config.experimental.enable_op_determinism()
     train_source = open_source(settings.data, settings.columns, settings.tfds_keys, "train",
                                settings.task_size, settings.seed)
+    valid_source = None
+    if has_validation:  # opened before anything is written: a missing file leaves no folder behind
+        valid_source = open_source(settings.valid or settings.data, settings.columns, settings.tfds_keys,
+                                   "validation", max(settings.task_size // 10, 1), settings.seed + 1)
+    if recorded is None and chief:
+        _forget_untrained_run(settings.output)
     os.makedirs(settings.output, exist_ok=True)
     _check_run_file(settings, recorded, record, write=chief)
     backup = os.path.join(settings.output, "backup")
@@ -258,11 +285,8 @@ def train(settings, callbacks=()):
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     batches_per_epoch = None if multi_worker else count_batches(train_ds)
     train_ds = distribute_options(train_ds, strategy)
-    valid_ds = valid_source = None
-    if has_validation:
-        valid_spec = settings.valid or settings.data
-        valid_source = open_source(valid_spec, settings.columns, settings.tfds_keys, "validation",
-                                   max(settings.task_size // 10, 1), settings.seed + 1)
+    valid_ds = None
+    if valid_source is not None:
         valid_ds = make_dataset(valid_source, source_tokenizer, target_tokenizer, shuffle=False,
                                 name="validation", **batching)
         valid_ds = distribute_options(valid_ds, strategy)
@@ -292,22 +316,48 @@ def train(settings, callbacks=()):
     all_callbacks.append(resumable)
     if chief:
         all_callbacks.append(EpochCheckpoints(checkpoints, keep=settings.keep_checkpoints))
+    if chief:  # after the backup: an epoch is in the history once the backup counts it as done
+        all_callbacks.append(EpochHistory(os.path.join(settings.output, HISTORY_FILE)))
     if batches_per_epoch is not None:  # after the backup, which sets the pass's skipped batches
         all_callbacks.append(EpochProgress(batches_per_epoch, order))
-    with warnings.catch_warnings():
-        # each pass ends where the data does (the dataset cannot know its length), which Keras warns about
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history = model.fit(train_ds, validation_data=valid_ds, epochs=_epochs(settings), shuffle=False,
-                            callbacks=all_callbacks + list(callbacks))
-    logs = {k: [float(v) for v in values] for k, values in history.history.items()}
+    logs, epochs_done = {}, []
+    for last_epoch in _fit_phases(backup, _epochs(settings)):
+        with warnings.catch_warnings():
+            # each pass ends where the data does (the dataset cannot know its length), which Keras warns about
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            history = model.fit(train_ds, validation_data=valid_ds, epochs=last_epoch, shuffle=False,
+                                callbacks=all_callbacks + list(callbacks))
+        for key, values in history.history.items():
+            logs.setdefault(key, []).extend(float(v) for v in values)
+        epochs_done += history.epoch
+        if model.stop_training:  # the time budget, patience: not the next phase either
+            break
     if not chief:
         return model, source_tokenizer, target_tokenizer, logs
     if settings.keep == "best" and best is not None:
-        _restore_best(model, best, history.epoch)
+        _restore_best(model, best, epochs_done)
     save_model_atomically(model, os.path.join(settings.output, MODEL_FILE))
-    _append_history(settings.output, logs)
+    final = {k: round(v[-1], 4) for k, v in logs.items() if v}
+    print(f"Saved {os.path.join(settings.output, MODEL_FILE)}; "
+          + (f"last epoch: {final}" if final else "no epoch was left to train."))
+    _draw_curves(settings.output)
     resumable.delete()  # last: until here a rerun resumes instead of starting over
     return model, source_tokenizer, target_tokenizer, logs
+
+
+def _fit_phases(backup, epochs):
+    """The `epochs` argument of each `fit` call: one call, or two when resuming inside an epoch.
+
+    Keras learns how many batches an epoch has from the first epoch of a
+    `fit` call when the dataset cannot say. A run resumed inside an epoch
+    trains that epoch's remaining batches only, so the interrupted epoch gets
+    a call of its own; otherwise every later epoch would stop that many
+    batches short, and the run would not end as an uninterrupted one does.
+    """
+    position = backup_position(backup)
+    if position is not None and position[1] > 0 and position[0] + 1 < epochs:
+        return [position[0] + 1, epochs]
+    return [epochs]
 
 
 def _epochs(settings):
@@ -340,18 +390,10 @@ def _restore_best(model, best, epochs_trained):
           "--keep last keeps the last weights.")
 
 
-def _append_history(output, logs):
-    """Appends this call's logs to `history.json` and draws every call's epochs in `training_curves.png`."""
-    history_path = os.path.join(output, "history.json")
-    previous = []
-    if os.path.exists(history_path):
-        with open(history_path, encoding="utf-8") as f:
-            previous = json.load(f)
-    calls = previous + [logs]
-    with open(history_path, "w", encoding="utf-8") as f:
-        json.dump(calls, f, indent=2)
+def _draw_curves(output):
+    """Draws every call's epochs from `history.json` in `training_curves.png`."""
     joined = {}
-    for call in calls:
+    for call in read_history(os.path.join(output, HISTORY_FILE)):
         for key, values in call.items():
             joined.setdefault(key, []).extend(values)
     if joined.get("loss"):
@@ -374,9 +416,24 @@ def load_run(output, model_file=None):
     model_path = os.path.join(output, model_file or MODEL_FILE)
     if not os.path.exists(model_path):
         raise ValueError(f"{output!r} has no {model_file or MODEL_FILE}: not a finished training run.")
-    model = keras.saving.load_model(model_path)
+    model = load_model_file(model_path)
     tokenizers = os.path.join(output, "tokenizers")
     return model, load_tokenizer(os.path.join(tokenizers, "source")), load_tokenizer(os.path.join(tokenizers, "target"))
+
+
+def load_model_file(path):
+    """`keras.saving.load_model(path)`, with a clear error for a damaged file.
+
+    A truncated or overwritten `.keras` file makes Keras report "File not
+    found"; this says what is wrong with the file instead.
+    """
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path!r} is damaged: not a complete .keras archive (truncated, or not written by "
+                         f"Keras; {os.path.getsize(path)} bytes).")
+    try:
+        return keras.saving.load_model(path)
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as error:
+        raise ValueError(f"{path!r} is damaged: {type(error).__name__}: {error}") from None
 
 
 def average_run(output, last=5, target=None):

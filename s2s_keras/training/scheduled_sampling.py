@@ -72,7 +72,7 @@ class ScheduledSampling(keras.callbacks.Callback):
     The probability of each epoch is logged as `scheduled_sampling`.
 
     Example:
-    >>> model.fit(train_ds, epochs=10, callbacks=[ScheduledSampling(linear_schedule(0.0, 0.25, 10))])
+    >>> model.fit(train_ds, epochs=10, callbacks=[ScheduledSampling(linear_schedule(0.0, 0.25, 10))])  # doctest: +SKIP
     """
 
     def __init__(self, schedule):

@@ -38,7 +38,8 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
         """The schedule that warms up to `learning_rate` at `warmup_steps`, whatever the model size.
 
         Example:
-        >>> NoamSchedule.with_peak(1e-3, warmup_steps=1000)(999)  # 0.001
+        >>> round(float(NoamSchedule.with_peak(1e-3, warmup_steps=1000)(999)), 6)  # step 999: n = 1000, the peak
+        0.001
         """
         if not float(learning_rate) > 0:
             raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}")
@@ -65,6 +66,8 @@ def recipe_learning_rate(learning_rate, warmup_steps=None):
         A float or a `NoamSchedule`, for `keras.optimizers.Adam(...)`.
 
     Example:
+    >>> from s2s_keras.models import get_recipe
+    >>> from s2s_keras.training import FusedAdam
     >>> recipe = get_recipe("transformer_small")
     >>> optimizer = FusedAdam(recipe_learning_rate(recipe.learning_rate, recipe.warmup_steps))
     """
