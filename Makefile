@@ -25,7 +25,7 @@ test-fast: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -m "not slow" -n 2
 
 docs: $(STAMP)  # the API reference, from the docstrings, in docs/api/
-	$(BIN)/python -m pdoc -d google -o docs/api s2s_keras
+	$(BIN)/python docs/build_api.py docs/api
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache docs/api

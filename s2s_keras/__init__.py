@@ -26,12 +26,15 @@ __all__ = sorted([*_SUBMODULES, *_NAMES], key=str.lower)
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        return importlib.import_module(f"s2s_keras.{name}")
-    if name in ("losses", "metrics"):
-        return importlib.import_module(_NAMES[name])
-    if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module 's2s_keras' has no attribute {name!r}")
+        value = importlib.import_module(f"s2s_keras.{name}")
+    elif name in ("losses", "metrics"):
+        value = importlib.import_module(_NAMES[name])
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+    else:
+        raise AttributeError(f"module 's2s_keras' has no attribute {name!r}")
+    globals()[name] = value  # loaded once; later lookups do not come here
+    return value
 
 
 def __dir__():

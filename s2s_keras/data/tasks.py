@@ -5,10 +5,12 @@ All are seeded and reproducible. The toy tasks work on token ids directly
 """
 
 import datetime
+import functools
 import random
+import re
 
 import numpy as np
-from babel.dates import format_date
+from babel.dates import format_date, get_date_format
 
 from s2s_keras.data.tokens import RESERVED_TOKENS
 
@@ -29,8 +31,15 @@ DATE_LOCALES = {
 }
 # Extra patterns (CLDR syntax) and English ordinals, which CLDR does not render.
 DATE_PATTERNS = ("yyyy/MM/dd", "d MMM y", "dd.MM.yyyy", "EEE d MMM yyyy")
-# Two-digit years ("3/3/21") are read in this window, so they are unambiguous.
-FIRST_YEAR, LAST_YEAR = 1950, 2049
+# Dates are drawn from these years. Two-digit years ("3/3/21") are rendered only for years in
+# TWO_DIGIT_YEARS, the window in which they are read, so that every source names one date.
+FIRST_YEAR, LAST_YEAR = 1800, 2199
+TWO_DIGIT_YEARS = (1950, 2049)
+
+
+@functools.lru_cache(maxsize=None)
+def _has_two_digit_year(locale, width):
+    return re.search(r"(?<!y)yy(?!y)", get_date_format(width, locale=locale).pattern) is not None
 
 
 def _ordinal(day):
@@ -46,11 +55,17 @@ def _english_ordinal(date, rng):
 
 
 def format_human_date(date, rng):
-    """One human rendering of `date`, chosen with `rng` among locales and patterns."""
+    """One human rendering of `date`, chosen with `rng` among locales and patterns.
+
+    Formats with a two-digit year are chosen only for years in `TWO_DIGIT_YEARS`.
+    """
     kind = rng.random()
     if kind < 0.75:
         locale = rng.choice(sorted(DATE_LOCALES))
-        return format_date(date, rng.choice(DATE_LOCALES[locale]), locale=locale)
+        widths = DATE_LOCALES[locale]
+        if not TWO_DIGIT_YEARS[0] <= date.year <= TWO_DIGIT_YEARS[1]:
+            widths = tuple(w for w in widths if not _has_two_digit_year(locale, w))
+        return format_date(date, rng.choice(widths), locale=locale)
     if kind < 0.9:
         return format_date(date, rng.choice(DATE_PATTERNS), locale="en")
     return _english_ordinal(date, rng)
@@ -59,9 +74,10 @@ def format_human_date(date, rng):
 def date_pairs(num_examples, seed=0):
     """Pairs `(human date, ISO date)`, e.g. `("le 3 mars 2021" style text, "2021-03-03")`.
 
-    Dates are drawn uniformly from 1950-01-01 to 2049-12-31 and rendered in
+    Dates are drawn uniformly from 1800-01-01 to 2199-12-31 and rendered in
     one of many CLDR formats (Babel) of eight locales, or an English ordinal
-    form ("3rd of March, 2021").
+    form ("3rd of March, 2021"). Two-digit years ("03.03.21") appear only
+    for 1950-2049, the window in which they are read.
 
     Args:
         num_examples: number of pairs.
@@ -72,7 +88,7 @@ def date_pairs(num_examples, seed=0):
 
     Example:
     >>> date_pairs(2, seed=1)
-    [('9 February 1974', '1974-02-09'), ('sábado, 27 de fevereiro de 1971', '1971-02-27')]
+    [('8 June 1896', '1896-06-08'), ('terça-feira, 19 de agosto de 1884', '1884-08-19')]
     """
     rng = random.Random(seed)
     first = datetime.date(FIRST_YEAR, 1, 1).toordinal()

@@ -1,0 +1,32 @@
+"""The models shipped in saved_models/ load with TensorFlow alone and give the documented answers."""
+
+import os
+
+import pytest
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizers' ops)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Years across the documented range 1800-2199, outside 1950-2049 too (the window of two-digit years).
+DATES = {
+    "3. März 2021": "2021-03-03",
+    "le 4 avril 1999": "1999-04-04",
+    "March 5th, 1968": "1968-03-05",
+    "12 March 1937": "1937-03-12",
+    "domingo, 7 de julio de 1811": "1811-07-07",
+    "14.11.2150": "2150-11-14",
+    "31/12/49": "2049-12-31",
+    "01.01.50": "1950-01-01",
+}
+
+
+@pytest.fixture(scope="module")
+def dates():
+    return tf.saved_model.load(os.path.join(REPO, "saved_models", "dates", "1"))
+
+
+def test_the_date_model_reads_every_year_of_its_range(dates):
+    served = dates.signatures["serving_default"](inputs=tf.constant(list(DATES)))
+    got = [t.decode("utf-8") for t in served["translations"].numpy()]
+    assert dict(zip(DATES, got)) == DATES
