@@ -27,9 +27,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from s2s_keras import cli  # noqa: E402
+from s2s_keras.data import open_source  # noqa: E402
 from s2s_keras.decoding import BeamSearch, GreedySearch  # noqa: E402
 from s2s_keras.evaluation import evaluate, group_references  # noqa: E402
-from s2s_keras.training.run import open_source, train  # noqa: E402
+from s2s_keras.training.run import train  # noqa: E402
 from s2s_keras.translator import Translator  # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tatoeba-spa-eng")

@@ -213,7 +213,7 @@ def main():
 
 def bench_runs(args):
     from s2s_keras.training import float32_copy
-    from s2s_keras.training.run import load_run as load_trained_run
+    from s2s_keras.training.run_folder import load_run as load_trained_run
 
     texts = tatoeba_sources()
     with tempfile.TemporaryDirectory() as tmp:

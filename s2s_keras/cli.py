@@ -265,7 +265,7 @@ def _search(args):
 
 def _open_translator(args):
     """A Translator from a run folder, or the loaded export from an export folder."""
-    from s2s_keras.training.run import MODEL_FILE, load_run
+    from s2s_keras.training.run_folder import MODEL_FILE, load_run
 
     if os.path.exists(os.path.join(args.path, MODEL_FILE)):
         from s2s_keras.translator import Translator
@@ -339,7 +339,7 @@ def train_settings(args):
 
     `bench/quality.py` builds its runs with this too, so the benchmark trains what the command trains.
     """
-    from s2s_keras.training.run import TrainSettings
+    from s2s_keras.training.settings import TrainSettings
 
     given = {key: getattr(args, key) for key in RECIPE_FLAGS if getattr(args, key) is not None}
     for key in ("bucket_width", "warmup_steps"):  # 0: buckets 25% apart, a constant learning rate
@@ -362,8 +362,8 @@ def _run_train(args):
 
 
 def _run_evaluate(args):
+    from s2s_keras.data import open_source
     from s2s_keras.evaluation import evaluate, group_references
-    from s2s_keras.training.run import open_source
 
     translator = _open_translator(args)
     pairs, skipped = [], 0
@@ -405,7 +405,7 @@ def _run_translate(args):
 
 def _run_export(args):
     from s2s_keras import export
-    from s2s_keras.training.run import load_run
+    from s2s_keras.training.run_folder import load_run
     from s2s_keras.translator import Translator
 
     model, source_tokenizer, target_tokenizer = load_run(args.run, model_file=args.model)
@@ -416,7 +416,7 @@ def _run_export(args):
 
 
 def _run_average(args):
-    from s2s_keras.training.run import average_run
+    from s2s_keras.training.run_folder import average_run
 
     path, used = average_run(args.run, last=args.last, target=args.output)
     print(f"Averaged {len(used)} checkpoints ({', '.join(os.path.basename(p) for p in used)}) into {path}")

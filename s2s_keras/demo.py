@@ -12,12 +12,14 @@ import keras
 import numpy as np
 
 from s2s_keras import export
+from s2s_keras.atomic_save import save_model_atomically, save_tokenizers_atomically
 from s2s_keras.data import CharTokenizer, date_pairs, make_dataset, with_known_cardinality
 from s2s_keras.decoding import BeamSearch, GreedySearch
-from s2s_keras.evaluation import plot_attention, translate_all
+from s2s_keras.evaluation import translate_all
 from s2s_keras.models import build_model
+from s2s_keras.plotting import plot_attention
 from s2s_keras.training import MaskedAccuracy, masked_loss
-from s2s_keras.training.run import MODEL_FILE, save_model_atomically, save_tokenizers_atomically
+from s2s_keras.training.run_folder import MODEL_FILE, TOKENIZERS_FOLDER
 from s2s_keras.translator import Translator
 
 TARGET_MAX_LENGTH = 12  # "YYYY-MM-DD" + [END], with a margin
@@ -45,7 +47,7 @@ def _claim_output(output_dir):
     """
     marker = os.path.join(output_dir, DEMO_MARKER)
     entries = set(os.listdir(output_dir)) if os.path.isdir(output_dir) else set()
-    made_before_markers = PLOT_FILE in entries and entries <= {PLOT_FILE, MODEL_FILE, "tokenizers"}
+    made_before_markers = PLOT_FILE in entries and entries <= {PLOT_FILE, MODEL_FILE, TOKENIZERS_FOLDER}
     if entries and DEMO_MARKER not in entries and not made_before_markers:
         raise ValueError(f"{output_dir!r} is not empty and was not made by the demo; give the demo a new or "
                          "empty --output folder (nothing was changed).")
@@ -123,7 +125,7 @@ def run_date_demo(output_dir="outputs/demo", num_train=30000, num_test=1000, epo
     plot_path = os.path.join(output_dir, PLOT_FILE)
     example_source, example_prediction, _ = max(examples, key=lambda e: len(e[0]))
     plot_attention(translator, example_source, example_prediction, path=plot_path)
-    tokenizers_path = os.path.join(output_dir, "tokenizers")
+    tokenizers_path = os.path.join(output_dir, TOKENIZERS_FOLDER)
     save_tokenizers_atomically(source_tokenizer, target_tokenizer, tokenizers_path)
     model_path = os.path.join(output_dir, MODEL_FILE)
     save_model_atomically(model, model_path)

@@ -14,6 +14,7 @@ import warnings
 
 import tensorflow as tf
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.translator import WARM_UP_WORDS, warm_up_sentence
 
 SIGNATURE = "serving_default"
@@ -83,8 +84,7 @@ def save(translator, path, version=None):
     _remove_abandoned_staging(path)
     if version is None:
         version = (versions(path) or [0])[-1] + 1
-    if not isinstance(version, int) or version <= 0:
-        raise ValueError(f"`version` must be a positive integer. Received: version={version!r}")
+    check_positive_int("version", version)
     final = os.path.join(path, str(version))
     if os.path.exists(final):
         raise ValueError(f"Version {version} already exists at {final!r}; nothing was written.")

@@ -39,6 +39,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras import export
 from s2s_keras.http_deadline import DEFAULT_READ_TIMEOUT, deadline_protocol
 
@@ -122,8 +123,7 @@ class ModelServer:
                  max_concurrent=DEFAULT_MAX_CONCURRENT, max_queued=DEFAULT_MAX_QUEUED, warm_up=True):
         for key, value in dict(max_body_bytes=max_body_bytes, max_batch=max_batch, max_input_chars=max_input_chars,
                                max_concurrent=max_concurrent).items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{key}` must be a positive integer. Received: {key}={value!r}")
+            check_positive_int(key, value)
         if not isinstance(max_queued, int) or max_queued < 0:
             raise ValueError(f"`max_queued` must be an integer >= 0. Received: max_queued={max_queued!r}")
         self.name = name or os.path.basename(os.path.normpath(model_dir))

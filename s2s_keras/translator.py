@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.data.tokens import PAD_ID, START_ID
 from s2s_keras.decoding import GreedySearch, decode
 from s2s_keras.models.seq2seq import OUTPUT_PROJECTION, SOURCE_EMBEDDING, TARGET_EMBEDDING
@@ -114,8 +115,7 @@ class Translator(tf.Module):
         source_limit, target_limit = model_position_limits(model)
         if max_source_length is None:
             max_source_length = min(DEFAULT_MAX_SOURCE_LENGTH, source_limit or DEFAULT_MAX_SOURCE_LENGTH)
-        if not isinstance(max_source_length, int) or max_source_length <= 0:
-            raise ValueError(f"`max_source_length` must be a positive integer. Received: {max_source_length!r}")
+        check_positive_int("max_source_length", max_source_length)
         if source_limit is not None and max_source_length > source_limit:
             raise ValueError(f"`max_source_length` {max_source_length} is more than the model's {source_limit} "
                              "learned source positions.")

@@ -8,7 +8,8 @@ import keras
 import pytest
 
 from s2s_keras import cli
-from s2s_keras.training.run import TrainSettings, train
+from s2s_keras.training.run import train
+from s2s_keras.training.settings import TrainSettings
 
 TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--task-size", "300", "--batch-size", "32",
         "--tokenizer", "char"]
@@ -41,12 +42,10 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
 
 
 def test_a_failed_final_save_keeps_the_backup_and_the_rerun_finishes(tmp_path, monkeypatch):
-    from s2s_keras.training import run
-
     def disk_full(model, path):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(run, "save_model_atomically", disk_full)
+    monkeypatch.setattr("s2s_keras.training.run.save_model_atomically", disk_full)
     with pytest.raises(OSError, match="No space left"):
         train(tiny_settings(tmp_path, epochs=2))
     assert os.path.exists(tmp_path / "backup" / "state.npz") and not os.path.exists(tmp_path / "model.keras")
@@ -200,7 +199,7 @@ def test_average_of_the_last_checkpoints(tmp_path, capsys):
 
     from s2s_keras.training.averaging import average_checkpoints
     from s2s_keras.training.callbacks import epoch_checkpoints
-    from s2s_keras.training.run import load_run
+    from s2s_keras.training.run_folder import load_run
 
     train(TrainSettings(**{**tiny_settings(tmp_path, 3).__dict__, "keep_checkpoints": 2}))
     checkpoints = epoch_checkpoints(str(tmp_path / "checkpoints"))

@@ -7,7 +7,8 @@ import sys
 import warnings
 
 from s2s_keras.quiet_import import STARTUP_NOISE, dropped_stderr_lines
-from s2s_keras.training.run import TrainSettings, train
+from s2s_keras.training.run import train
+from s2s_keras.training.settings import TrainSettings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -19,7 +19,7 @@ def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path):
     # the saved folder is a run that translates exactly as the demo's own model did
     from s2s_keras.decoding import GreedySearch
     from s2s_keras.demo import TARGET_MAX_LENGTH
-    from s2s_keras.training.run import load_run
+    from s2s_keras.training.run_folder import load_run
     from s2s_keras.translator import Translator
 
     model, source, target = load_run(str(tmp_path))

@@ -5,7 +5,9 @@ import sacrebleu
 
 import s2s_keras as s2s
 from s2s_keras.decoding import GreedySearch
-from s2s_keras.evaluation import BleuCallback, evaluate, plot_attention, plot_history, reference_streams, score_corpus
+from s2s_keras.evaluation import evaluate, reference_streams, score_corpus
+from s2s_keras.plotting import plot_attention, plot_history
+from s2s_keras.training.bleu_callback import BleuCallback
 from s2s_keras.translator import Translator
 
 

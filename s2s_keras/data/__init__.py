@@ -1,4 +1,4 @@
-"""Data: tokenizers, pipelines, sources, embedded tasks and padding.
+"""Data: tokenizers, pipelines, sources (and the data specs that name them), embedded tasks and padding.
 
 Strings in, ids out, in-graph (docs/design.md, data contract)::
 
@@ -18,6 +18,7 @@ from s2s_keras.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from s2s_keras.data.sources import (
     load_parallel_text, load_tfds, load_translate_folder, load_tsv, pairs_dataset, task_source,
 )
+from s2s_keras.data.specs import open_source
 from s2s_keras.data.stats import PipelineStats
 from s2s_keras.data.tasks import date_pairs, toy_pairs
 from s2s_keras.data.tokenizer import Tokenizer, load_tokenizer, tokenizer_kinds
@@ -29,5 +30,6 @@ __all__ = [
     "CharTokenizer", "END_ID", "EpochOrder", "PAD_ID", "PipelineStats", "RESERVED_TOKENS", "START_ID", "SentencePieceTokenizer",
     "Tokenizer", "UNK_ID", "WordPieceTokenizer", "build_tokenizers", "count_batches", "date_pairs", "load_parallel_text",
     "load_tfds", "load_tokenizer", "load_translate_folder", "load_tsv", "make_dataset", "normalize_text",
-    "pad_pairs", "pad_sequences", "pairs_dataset", "task_source", "tokenizer_kinds", "toy_pairs", "with_known_cardinality",
+    "open_source", "pad_pairs", "pad_sequences", "pairs_dataset", "task_source", "tokenizer_kinds", "toy_pairs",
+    "with_known_cardinality",
 ]

@@ -27,6 +27,7 @@ import math
 
 import tensorflow as tf
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.data.sources import as_pair_dataset
 from s2s_keras.data.stats import PipelineStats
 from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
@@ -159,8 +160,7 @@ def width_bucket_boundaries(max_length, width):
     >>> width_bucket_boundaries(10, 3)
     [4, 7, 10]
     """
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"`bucket_width` must be a positive int. Received: bucket_width={width!r}")
+    check_positive_int("bucket_width", width)
     return list(range(1 + width, max_length + 1, width))
 
 

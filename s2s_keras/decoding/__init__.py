@@ -5,8 +5,9 @@ functions and the source ids, and run as `tf.while_loop`s with static shapes.
 """
 
 from s2s_keras.decoding.beam_search import BeamSearch, coverage_penalty, length_penalty
+from s2s_keras.decoding.decode import decode
 from s2s_keras.decoding.greedy import GreedySearch
-from s2s_keras.decoding.result import DecodeResult, decode
+from s2s_keras.decoding.result import DecodeResult
 from s2s_keras.decoding.sampling import Sampling
 from s2s_keras.decoding.token_search import TokenSearch
 

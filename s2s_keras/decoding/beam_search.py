@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
 from s2s_keras.decoding.logits import NEG_INF, next_token_log_probs
 from s2s_keras.decoding.result import DecodeResult
@@ -98,8 +99,7 @@ class BeamSearch:
 
     def __init__(self, beam_size=4, length_penalty=0.0, coverage_penalty=0.0, n_best=1, max_length=50, min_length=0,
                  early_stopping=False):
-        if not isinstance(beam_size, int) or isinstance(beam_size, bool) or beam_size <= 0:
-            raise ValueError(f"`beam_size` must be a positive integer. Received: beam_size={beam_size!r}")
+        check_positive_int("beam_size", beam_size)
         if not isinstance(n_best, int) or not 0 < n_best <= beam_size:
             raise ValueError(f"`n_best` must be an integer in [1, beam_size]. Received: n_best={n_best!r}")
         if float(length_penalty) < 0.0:

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.logits import keep_top_k, keep_top_p
 from s2s_keras.decoding.token_search import TokenSearch
 
@@ -57,8 +58,7 @@ class Sampling(TokenSearch):
         super().__init__(max_length=max_length, min_length=min_length)
         if not float(temperature) > 0.0:
             raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k <= 0):
-            raise ValueError(f"`top_k` must be a positive integer or None. Received: top_k={top_k!r}")
+        check_positive_int("top_k", top_k, allow_none=True)
         if top_p is not None and not 0.0 < float(top_p) <= 1.0:
             raise ValueError(f"`top_p` must be in (0, 1] or None. Received: top_p={top_p!r}")
         self.temperature = float(temperature)

@@ -2,15 +2,15 @@
 
 import tensorflow as tf
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
 from s2s_keras.decoding.logits import next_token_log_probs
 from s2s_keras.decoding.result import DecodeResult
 
 
 def check_max_length(max_length):
-    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length <= 0:
-        raise ValueError(f"`max_length` must be a positive integer. Received: max_length={max_length!r}")
-    return max_length
+    """Returns `max_length`, the most tokens a search produces, if it is a positive integer."""
+    return check_positive_int("max_length", max_length)
 
 
 class TokenSearch:

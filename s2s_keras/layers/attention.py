@@ -8,6 +8,7 @@ precomputed once per source (`prepare_keys`) and reused at every decoding step.
 import keras
 from keras import ops
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.layers.masking import large_negative
 
 
@@ -45,11 +46,7 @@ class BaseAttention(keras.layers.Layer):
 
     def __init__(self, units=None, **kwargs):
         super().__init__(**kwargs)
-        if units is not None and (not isinstance(units, int) or units <= 0):
-            raise ValueError(
-                f"`units` must be a positive integer or None. Received: units={units}"
-            )
-        self.units = units
+        self.units = check_positive_int("units", units, allow_none=True)
 
     def build(self, query_shape, values_shape, keys_shape=None):
         self.built = True

@@ -20,14 +20,3 @@ def states_per_layer(cell):
     """How many state tensors one layer of `cell` keeps: LSTM has (h, c), the others h."""
     return 2 if cell == "lstm" else 1
 
-
-def check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return value
-
-
-def check_rate(name, value):
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
-    return float(value)

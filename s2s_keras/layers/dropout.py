@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from s2s_keras.layers.cells import check_rate
+from s2s_keras.checks import check_rate
 
 RANDOM_BITS = 16  # per element: each 32-bit Philox output decides two elements
 _LEVELS = 1 << RANDOM_BITS
@@ -13,9 +13,9 @@ _LEVELS = 1 << RANDOM_BITS
 class FastDropout(keras.layers.Layer):
     """Inverted dropout like `keras.layers.Dropout`, from 16 random bits per element.
 
-    `keras.layers.Dropout` draws one 32-bit random float per element; in a
-    `transformer_small` training step on CPU that Philox generation was about
-    6 % of the op time. This layer splits each 32-bit draw into two 16-bit
+    `keras.layers.Dropout` draws one 32-bit random float per element, a
+    visible share of a Transformer's training step on CPU (docs/tuning.md).
+    This layer splits each 32-bit draw into two 16-bit
     numbers, so it draws half as many. An element is dropped when its number
     is below `round(rate * 65536)`, so the rate is rounded to a multiple of
     1/65536 (0.1 becomes 0.100006); kept elements are scaled by

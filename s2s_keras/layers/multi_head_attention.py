@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from s2s_keras.layers.cells import check_positive_int, check_rate
+from s2s_keras.checks import check_positive_int, check_rate
 from s2s_keras.layers.dropout import FastDropout
 from s2s_keras.layers.masking import large_negative
 
@@ -16,8 +16,8 @@ class HeadsProjection(keras.layers.EinsumDense):
     `CachedMultiHeadAttention` uses.
 
     Keras's TensorFlow einsum runs these equations as a broadcast batch matmul
-    whose kernel gradient is a per-example matmul and a sum: about 8x slower on
-    CPU than the 2-D matmul used here. The variables (`kernel` `(d, heads,
+    whose kernel gradient is a per-example matmul and a sum, much slower on CPU
+    than the 2-D matmul used here (docs/tuning.md). The variables (`kernel` `(d, heads,
     key_dim)` or `(heads, key_dim, d)`, `bias`) are those of `EinsumDense`, so
     saved weights load either way. LoRA and quantization are not supported.
 

@@ -5,8 +5,7 @@ import math
 import keras
 from keras import ops
 
-from s2s_keras.data.tokens import PAD_ID
-from s2s_keras.layers.cells import check_positive_int
+from s2s_keras.checks import check_positive_int
 
 POSITION_KINDS = ("sinusoidal", "learned")
 
@@ -157,7 +156,7 @@ class PositionalEmbedding(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        return ops.not_equal(inputs, PAD_ID)
+        return ops.not_equal(inputs, 0)  # as keras.layers.Embedding(mask_zero=True)
 
     def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape) + (self.embedding_dim,)

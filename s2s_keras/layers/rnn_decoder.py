@@ -8,15 +8,10 @@ decoding (`decode_step`) calls: training and inference share one code path.
 import keras
 from keras import ops
 
+from s2s_keras.checks import check_positive_int, check_rate
 from s2s_keras.layers.attention import BahdanauAttention, LuongAttention
 from s2s_keras.layers.loops import scan_time
-from s2s_keras.layers.cells import (
-    CELL_KINDS,
-    check_cell_kind,
-    check_positive_int,
-    check_rate,
-    states_per_layer,
-)
+from s2s_keras.layers.cells import CELL_KINDS, check_cell_kind, states_per_layer
 
 ATTENTION_KINDS = (None, "bahdanau", "luong")
 

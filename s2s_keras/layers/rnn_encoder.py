@@ -3,13 +3,8 @@
 import keras
 from keras import ops
 
-from s2s_keras.layers.cells import (
-    CELL_KINDS,
-    check_cell_kind,
-    check_positive_int,
-    check_rate,
-    states_per_layer,
-)
+from s2s_keras.checks import check_positive_int, check_rate
+from s2s_keras.layers.cells import CELL_KINDS, check_cell_kind, states_per_layer
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from s2s_keras.layers.cells import check_positive_int
+from s2s_keras.checks import check_positive_int
 from s2s_keras.layers.transformer_decoder_block import TransformerDecoderBlock
 from s2s_keras.layers.transformer_stack import TransformerStack
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from s2s_keras.layers.cells import check_positive_int, check_rate
+from s2s_keras.checks import check_positive_int, check_rate
 from s2s_keras.layers.dropout import FastDropout
 from s2s_keras.layers.layer_normalization import FusedLayerNormalization
 

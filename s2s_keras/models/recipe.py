@@ -7,6 +7,8 @@ on the Tatoeba benchmark is in docs/tuning.md; the figures are in docs/benchmark
 
 import dataclasses
 
+from s2s_keras.checks import check_choice, check_positive_int
+
 TOKENIZERS = ("wordpiece", "sentencepiece", "char")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 KEEP = ("best", "last")
@@ -57,14 +59,13 @@ class Recipe:
     note: str = ""
 
     def __post_init__(self):
-        _check_choice("tokenizer", self.tokenizer, TOKENIZERS)
-        _check_choice("dtype_policy", self.dtype_policy, PRECISIONS)
-        _check_choice("keep", self.keep, KEEP)
+        check_choice("tokenizer", self.tokenizer, TOKENIZERS)
+        check_choice("dtype_policy", self.dtype_policy, PRECISIONS)
+        check_choice("keep", self.keep, KEEP)
         for key in ("vocab_size", "tokens_per_batch", "max_length"):
-            _check_positive_int(key, getattr(self, key))
+            check_positive_int(key, getattr(self, key))
         for key in ("bucket_width", "warmup_steps"):
-            if getattr(self, key) is not None:
-                _check_positive_int(key, getattr(self, key))
+            check_positive_int(key, getattr(self, key), allow_none=True)
         if not self.learning_rate > 0:
             raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate!r}")
         if not 0 <= self.label_smoothing < 1:
@@ -81,16 +82,6 @@ class Recipe:
         values = dataclasses.asdict(self)
         values.pop("note")
         return values
-
-
-def _check_choice(key, value, choices):
-    if value not in choices:
-        raise ValueError(f"`{key}` must be one of {', '.join(choices)}. Received: {key}={value!r}")
-
-
-def _check_positive_int(key, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"`{key}` must be a positive integer. Received: {key}={value!r}")
 
 
 # The settings without a recipe (`s2s-keras train --recipe none`): the common starting point of

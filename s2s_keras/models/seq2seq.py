@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from s2s_keras.data.tokens import PAD_ID
+from s2s_keras.keras_compat import FirstReplicaSymbolicBuild
 
 # The layer names every registered model uses, so the inference functions find them.
 SOURCE_EMBEDDING = "source_embedding"
@@ -15,7 +16,7 @@ OUTPUT_PROJECTION = "output_projection"
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
-class Seq2SeqModel(keras.Model):
+class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
     """A functional encoder–decoder that also exposes incremental decoding.
 
     Built with the functional API (see `assemble_seq2seq`):
@@ -39,20 +40,6 @@ class Seq2SeqModel(keras.Model):
         """
         object.__setattr__(self, "_train_batch_transform", transform)
         self.train_function = None  # retrace the training step with (or without) it
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras builds a distributed model's metrics from its first batch, averaged over the replicas
-        # with `strategy.reduce("MEAN", batch)`. That fails when the replicas' batches differ in size
-        # and, under MultiWorkerMirroredStrategy, for any dict of inputs. Only shapes matter here:
-        # use the first local replica's batch instead.
-        strategy = getattr(self, "_distribute_strategy", None)
-        if iterator is not None and strategy is not None:
-            for _, _, batches in iterator:
-                batch = next(batches)
-                data_batch = tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], batch)
-                break
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def train_step(self, data):
         if self._train_batch_transform is not None:

@@ -1,8 +1,10 @@
 """Training: `train(TrainSettings(...))` with each model's recipe, and its pieces: masked losses and
-metrics, schedules, scheduled sampling, callbacks, averaging, mixed precision."""
+metrics, schedules, scheduled sampling, callbacks (validation BLEU among them), averaging, mixed
+precision, and the run folder (`load_run`)."""
 
 from s2s_keras.training import losses, metrics, schedules
 from s2s_keras.training.averaging import average_checkpoints
+from s2s_keras.training.bleu_callback import BleuCallback
 from s2s_keras.training.callbacks import (
     EpochCheckpoints,
     EpochProgress,
@@ -22,10 +24,13 @@ from s2s_keras.training.scheduled_sampling import (
     linear_schedule,
     mix_predictions,
 )
-from s2s_keras.training.run import TrainSettings, load_run, train
+from s2s_keras.training.run import train
+from s2s_keras.training.run_folder import load_run
 from s2s_keras.training.schedules import NoamSchedule, recipe_learning_rate
+from s2s_keras.training.settings import TrainSettings
 
 __all__ = [
+    "BleuCallback",
     "EpochCheckpoints",
     "EpochProgress",
     "FusedAdam",

@@ -1,8 +1,8 @@
-"""`ResumableBackup`: Keras's BackupAndRestore, extended so a killed run resumes exactly.
+"""`ResumableBackup`: a backup from which a killed run resumes exactly.
 
 Keras's `BackupAndRestore` keeps the weights and the epoch number: a run killed
 in the middle of an epoch restarts that epoch with a fresh optimizer, and with
-`tf.data`'s per-process reshuffling it sees another data order. This subclass
+`tf.data`'s per-process reshuffling it sees another data order. This callback
 keeps everything the next step depends on, in one file written atomically:
 
     BACKUP_DIR/state.npz
@@ -23,6 +23,8 @@ import shutil
 
 import keras
 import numpy as np
+
+from s2s_keras.keras_compat import set_initial_epoch
 
 STATE_FILE = "state.npz"
 
@@ -46,7 +48,7 @@ def backup_position(backup_dir):
     return epoch, skipped
 
 
-class ResumableBackup(keras.callbacks.BackupAndRestore):
+class ResumableBackup(keras.callbacks.Callback):
     """Backs up the full training state every `save_freq` batches or epoch; restores it on start.
 
     Args:
@@ -66,16 +68,18 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, backup_dir, order=None, save_freq="epoch", is_chief=True, delete_on_train_end=True):
-        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=False,
-                         delete_checkpoint=delete_on_train_end)
-        if isinstance(save_freq, int) and save_freq <= 0:
+        super().__init__()
+        if save_freq != "epoch" and (not isinstance(save_freq, int) or isinstance(save_freq, bool) or save_freq <= 0):
             raise ValueError(f"`save_freq` must be 'epoch' or a positive integer. Received: save_freq={save_freq}")
+        self.backup_dir, self.save_freq = backup_dir, save_freq
+        self.delete_on_train_end = delete_on_train_end
         self.order = order
         self.is_chief = is_chief
         self.state_path = os.path.join(backup_dir, STATE_FILE)
         self._epoch = 0
         self._skipped = 0  # batches of the current epoch trained before this process resumed it
         self._batches_done = 0  # batches of the current epoch trained in total
+        self._since_save = 0  # batches trained since the last batch-count backup, across epochs
         self._announced = False
 
     # --- restoring ---------------------------------------------------------------------------
@@ -84,7 +88,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         epoch, skipped = 0, 0
         if os.path.exists(self.state_path):
             epoch, skipped = self._restore()  # a later fit in this process restores what it holds: a no-op
-            self.model._initial_epoch = epoch
+            set_initial_epoch(self.model, epoch)
         self._epoch, self._skipped = epoch, skipped
         if self.order is not None:
             self.order.start(epoch, skipped)
@@ -135,12 +139,14 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             self.order.start(epoch, self._skipped)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._batches_done = self._skipped + batch + 1
-        if self.save_freq != "epoch" and self._should_save_on_batch(batch):
+        done = self._skipped + batch + 1  # `batch` may jump by steps_per_execution
+        self._since_save += done - self._batches_done
+        self._batches_done = done
+        if self.save_freq != "epoch" and self._since_save >= self.save_freq:
+            self._since_save = 0
             self._save(self._epoch, self._batches_done)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._last_batch_seen = 0
         self._skipped = 0
         if self.model.stop_training:  # stopped within the epoch (time budget): resume where it stopped
             self._save(epoch, self._batches_done)
@@ -164,5 +170,5 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         os.replace(partial, self.state_path)
 
     def on_train_end(self, logs=None):
-        if self.is_chief:
-            super().on_train_end(logs)
+        if self.delete_on_train_end:  # fit returned normally (an exception skips this)
+            self.delete()

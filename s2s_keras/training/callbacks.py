@@ -10,6 +10,9 @@ import time
 
 import keras
 
+from s2s_keras.atomic_save import save_weights_atomically, write_json_atomically
+from s2s_keras.checks import check_positive_int
+
 
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the last good checkpoints are kept."""
@@ -101,8 +104,7 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.used += time.time() - self.started
         if self.write:
-            with open(self.path, "w") as f:
-                json.dump({"seconds": self.used}, f)
+            write_json_atomically(self.path, {"seconds": self.used})
         if self.used >= self.seconds:
             self.model.stop_training = True
 
@@ -118,16 +120,12 @@ class EpochCheckpoints(keras.callbacks.Callback):
 
     def __init__(self, folder, keep=5):
         super().__init__()
-        if not isinstance(keep, int) or keep <= 0:
-            raise ValueError(f"`keep` must be a positive integer. Received: keep={keep!r}")
+        check_positive_int("keep", keep)
         self.folder, self.keep = folder, keep
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.folder, exist_ok=True)
-        path = os.path.join(self.folder, f"epoch-{epoch + 1:03d}.weights.h5")
-        partial = path + ".partial.weights.h5"
-        self.model.save_weights(partial)
-        os.replace(partial, path)
+        save_weights_atomically(self.model, os.path.join(self.folder, f"epoch-{epoch + 1:03d}.weights.h5"))
         for old in epoch_checkpoints(self.folder)[: -self.keep]:
             os.remove(old)
 
@@ -163,8 +161,7 @@ class KeepBestEpoch(keras.callbacks.Callback):
 
     def __init__(self, folder, monitor="val_loss", patience=None):
         super().__init__()
-        if patience is not None and (not isinstance(patience, int) or patience <= 0):
-            raise ValueError(f"`patience` must be a positive integer or None. Received: patience={patience!r}")
+        check_positive_int("patience", patience, allow_none=True)
         self.folder, self.monitor, self.patience = folder, monitor, patience
         self.best = read_best_epoch(folder)
 
@@ -175,12 +172,10 @@ class KeepBestEpoch(keras.callbacks.Callback):
         if self.best is None or float(value) < self.best[self.monitor]:
             os.makedirs(self.folder, exist_ok=True)
             name = f"best-epoch-{epoch + 1:03d}.weights.h5"
-            partial = os.path.join(self.folder, name + ".partial.weights.h5")
-            self.model.save_weights(partial)
-            os.replace(partial, os.path.join(self.folder, name))
+            save_weights_atomically(self.model, os.path.join(self.folder, name))
             previous = self.best
             self.best = {"epoch": epoch + 1, self.monitor: float(value), "weights": name}
-            _write_json_atomically(os.path.join(self.folder, self.RECORD), self.best)
+            write_json_atomically(os.path.join(self.folder, self.RECORD), self.best)
             if previous and previous["weights"] != name:
                 with contextlib.suppress(OSError):
                     os.remove(os.path.join(self.folder, previous["weights"]))
@@ -224,7 +219,7 @@ class EpochHistory(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.calls[-1].setdefault(key, []).append(float(value))
-        _write_json_atomically(self.path, self.calls)
+        write_json_atomically(self.path, self.calls)
 
 
 def read_history(path):
@@ -255,9 +250,3 @@ def read_best_epoch(folder):
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path!r} is damaged ({error}); delete it to forget the best epoch.") from error
 
-
-def _write_json_atomically(path, value):
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
-    os.replace(partial, path)

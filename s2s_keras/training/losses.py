@@ -47,9 +47,9 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         """Per-token losses `(batch, tgt_len)` (not yet masked).
 
         One fused TensorFlow op computes the softmax, the loss and its gradient
-        (as OpenNMT-tf does): gathering `log p_y` with `take_along_axis` made its
-        gradient a scatter into the whole `(batch, tgt_len, vocab)` tensor, a
-        fifth of a `transformer_small` training step on CPU.
+        (as OpenNMT-tf does): gathering `log p_y` with `take_along_axis` would
+        make its gradient a scatter into the whole `(batch, tgt_len, vocab)`
+        tensor (docs/tuning.md has the profile).
         """
         y_true = ops.cast(y_true, "int32")
         logits = ops.cast(y_pred, "float32")  # (batch, tgt_len, vocab)

@@ -72,9 +72,8 @@ def _float32_config(config):
 
 
 # "auto" picks mixed_bfloat16 on a CPU whose bfloat16 matmuls run at least this much faster than its
-# float32 ones (AVX-512 BF16 or AMX with oneDNN). On a 2-core EPYC with AVX-512 BF16 (float32 ~217,
-# bfloat16 ~406 GFLOP/s) transformer_small trains 1.2-1.3x faster in bfloat16 and scored BLEU 51.0
-# against 45.9; on CPUs without those units bfloat16 runs at 0.9x (docs/tuning.md).
+# float32 ones (AVX-512 BF16 or AMX with oneDNN); on CPUs without those units bfloat16 runs slower.
+# The measurements behind the threshold are in docs/tuning.md.
 FAST_BFLOAT16 = 1.5
 CACHE_ENV = "S2S_KERAS_CACHE"
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from s2s_keras.layers.cells import check_positive_int
+from s2s_keras.checks import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

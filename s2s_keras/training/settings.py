@@ -10,6 +10,7 @@ the plain settings (`recipe="none"`). It also says where every value came from, 
 import dataclasses
 import json
 
+from s2s_keras.checks import check_positive_int
 from s2s_keras.models import PLAIN, Recipe, get_recipe
 
 
@@ -178,8 +179,7 @@ def resolve_settings(settings, recorded=None):
         base, base_provenance = dict(recipe.overrides), {key: recipe_source for key in recipe.overrides}
     values["overrides"] = {**base, **settings.overrides}
     provenance["overrides"] = {**base_provenance, **{key: "user" for key in settings.overrides}}
-    if settings.patience is not None and (not isinstance(settings.patience, int) or settings.patience <= 0):
-        raise ValueError(f"`patience` must be a positive integer or None. Received: patience={settings.patience!r}")
+    check_positive_int("patience", settings.patience, allow_none=True)
     if not isinstance(settings.bleu_sample, int) or settings.bleu_sample < 0:
         raise ValueError(f"`bleu_sample` must be an integer >= 0. Received: bleu_sample={settings.bleu_sample!r}")
     resolved = dataclasses.replace(settings, recipe=label, **values)

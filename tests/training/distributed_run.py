@@ -32,7 +32,7 @@ def one_per_architecture():
 
 
 def _settings(model, output, strategy, **extra):
-    from s2s_keras.training.run import TrainSettings
+    from s2s_keras.training.settings import TrainSettings
 
     overrides = {"dropout": 0.0} if model.startswith("transformer") else {**TINY, "dropout": 0.0}
     return TrainSettings(model=model, output=output, strategy=strategy, overrides=overrides,

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from s2s_keras.training.callbacks import KeepBestEpoch, read_best_epoch
-from s2s_keras.training.run import CURVES_FILE, TrainSettings, load_run, train
+from s2s_keras.training.run import train
+from s2s_keras.training.run_folder import CURVES_FILE, load_run
+from s2s_keras.training.settings import TrainSettings
 
 
 class SpoilFrom(keras.callbacks.Callback):

@@ -9,7 +9,9 @@ import pytest
 
 from s2s_keras.models import build_model
 from s2s_keras.training import float32_copy, global_dtype_policy
-from s2s_keras.training.run import RUN_FILE, TrainSettings, load_run, train
+from s2s_keras.training.run import train
+from s2s_keras.training.run_folder import RUN_FILE, load_run
+from s2s_keras.training.settings import TrainSettings
 
 SMALL = {"gru_attention": {"units": 16, "embedding_dim": 8}, "transformer_tiny": {}}
 

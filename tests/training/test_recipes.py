@@ -9,8 +9,9 @@ import pytest
 from s2s_keras import cli
 from s2s_keras.models import PLAIN, REGISTRY, Recipe, get_recipe, list_models
 from s2s_keras.training import precision
-from s2s_keras.training.run import RUN_FILE, TrainSettings, train
-from s2s_keras.training.settings import FROM_RECIPE, RECIPE_FIELDS, resolve_settings
+from s2s_keras.training.run import train
+from s2s_keras.training.run_folder import RUN_FILE
+from s2s_keras.training.settings import FROM_RECIPE, RECIPE_FIELDS, TrainSettings, resolve_settings
 
 # One changed value per recipe field, different from every registered recipe's.
 CHANGES = {"tokenizer": "char", "vocab_size": 1234, "tokens_per_batch": 777, "max_length": 33, "bucket_width": 5,

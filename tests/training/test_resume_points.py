@@ -12,7 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-from s2s_keras.training.run import TrainSettings, train
+from s2s_keras.training.run import train
+from s2s_keras.training.settings import TrainSettings
 
 SAVE_EVERY = 4
 
