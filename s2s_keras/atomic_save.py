@@ -56,8 +56,8 @@ def write_json_atomically(path, value):
 
     Example:
     >>> write_json_atomically("best.json", {"epoch": 3})
-    >>> open("best.json").read()
-    '{\n  "epoch": 3\n}'
+    >>> json.load(open("best.json"))
+    {'epoch': 3}
     """
 
     def write(partial):
