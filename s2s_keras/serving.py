@@ -39,8 +39,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from s2s_keras.checks import check_positive_int
 from s2s_keras import export
+from s2s_keras.checks import check_positive_int
 from s2s_keras.http_deadline import DEFAULT_READ_TIMEOUT, deadline_protocol
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20  # 1 MiB

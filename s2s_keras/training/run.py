@@ -15,17 +15,18 @@ import keras
 import tensorflow as tf
 
 from s2s_keras.atomic_save import save_model_atomically, save_tokenizers_atomically
+from s2s_keras.checks import check_choice
 from s2s_keras.data import (
     EpochOrder,
     build_tokenizers,
     count_batches,
-    load_tokenizer,
     make_dataset,
     open_source,
 )
 from s2s_keras.decoding import GreedySearch
 from s2s_keras.evaluation import group_references, spread_sample
 from s2s_keras.models import REGISTRY, build_model
+from s2s_keras.models.recipe import KEEP
 from s2s_keras.plotting import plot_history
 from s2s_keras.training.backup import ResumableBackup, backup_position
 from s2s_keras.training.bleu_callback import BleuCallback
@@ -55,6 +56,7 @@ from s2s_keras.training.run_folder import (
     forget_untrained_run,
     is_finished,
     load_run,
+    load_tokenizers,
     recorded_settings,
     write_run_file,
 )
@@ -160,8 +162,7 @@ def _check_model_settings(settings):
     """Builds the model once with tiny vocabularies, so that an unknown model name, a bad override
     (`--set hiden=3`, `--set units=-1`) or `keep` fails before the run folder is written (an unknown dtype
     policy already failed in `resolve_dtype_policy`)."""
-    if settings.keep not in ("best", "last"):
-        raise ValueError(f"`keep` must be 'best' or 'last'. Received: keep={settings.keep!r}")
+    check_choice("keep", settings.keep, KEEP)
     build_model(settings.model, source_vocab_size=8, target_vocab_size=8, **settings.overrides)
 
 
@@ -203,7 +204,7 @@ def _tokenizers(settings, train_source, write=True):
     """`(source_tokenizer, target_tokenizer)`: the run folder's, or built from `train_source` and saved there."""
     folder = os.path.join(settings.output, TOKENIZERS_FOLDER)
     if os.path.exists(os.path.join(folder, "target")):
-        return load_tokenizer(os.path.join(folder, "source")), load_tokenizer(os.path.join(folder, "target"))
+        return load_tokenizers(settings.output)
     source_tokenizer, target_tokenizer = build_tokenizers(
         train_source, kind=settings.tokenizer, vocab_size=settings.vocab_size, lower=settings.lower
     )

@@ -107,9 +107,17 @@ def load_run(output, model_file=None):
     model_path = os.path.join(output, model_file or MODEL_FILE)
     if not os.path.exists(model_path):
         raise ValueError(f"{output!r} has no {model_file or MODEL_FILE}: not a finished training run.")
-    model = load_model_file(model_path)
-    tokenizers = os.path.join(output, TOKENIZERS_FOLDER)
-    return model, load_tokenizer(os.path.join(tokenizers, "source")), load_tokenizer(os.path.join(tokenizers, "target"))
+    return (load_model_file(model_path), *load_tokenizers(output))
+
+
+def load_tokenizers(output):
+    """`(source_tokenizer, target_tokenizer)` saved in the run folder (`tokenizers/source`, `tokenizers/target`).
+
+    Example:
+    >>> source_tokenizer, target_tokenizer = load_tokenizers("runs/dates")  # doctest: +SKIP
+    """
+    folder = os.path.join(output, TOKENIZERS_FOLDER)
+    return load_tokenizer(os.path.join(folder, "source")), load_tokenizer(os.path.join(folder, "target"))
 
 
 def load_model_file(path):
