@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import s2s_keras as s2s  # noqa: E402
-from s2s_keras.data.tokens import END_ID, START_ID  # noqa: E402
+from s2s_keras.data.special_ids import END_ID, START_ID  # noqa: E402
 
 MODEL_SIZES = {
     "gru_attention": dict(embedding_dim=256, units=512),

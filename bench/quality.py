@@ -12,6 +12,7 @@ references. Also reports training tokens/s. Prints one Markdown table row at the
     .venv/bin/python bench/quality.py lstm_luong --budget 8 --vocab-size 8000 --set units=512
     .venv/bin/python bench/quality.py transformer_small --data de-en/train.tsv --valid de-en/valid.tsv \\
         --test de-en/test.tsv --columns 0,1
+    .venv/bin/python bench/quality.py transformer_small --budget 10 --train-pairs 29000   # a smaller corpus
 
 Every other flag is a `s2s-keras train` flag (`s2s-keras train --help`) and overrides one
 setting of the model's recipe; `--recipe none` measures the plain settings.
@@ -58,6 +59,21 @@ def test_set(path, columns, limit=None):
     return sources[:limit], references[:limit]
 
 
+def sample_lines(path, count, sample_path, seed=0):
+    """Writes `count` lines of `path`, drawn at random (seeded) and kept in file order, to `sample_path`."""
+    import random
+
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    if count > len(lines):
+        raise ValueError(f"--train-pairs {count} is more than the {len(lines)} lines of {path!r}")
+    chosen = sorted(random.Random(seed).sample(range(len(lines)), count))
+    os.makedirs(os.path.dirname(os.path.abspath(sample_path)), exist_ok=True)
+    with open(sample_path, "w", encoding="utf-8") as f:
+        f.writelines(lines[i] for i in chosen)
+    return sample_path
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
@@ -68,8 +84,12 @@ def main():
     parser.add_argument("--columns", default="1,0", help="source,target columns (default 1,0: Spanish -> English)")
     parser.add_argument("--output", default=None, help="run folder (default runs/quality-MODEL)")
     parser.add_argument("--test-limit", type=int, default=None, help="score only the first N test sources")
+    parser.add_argument("--train-pairs", type=int, default=None,
+                        help="train on a random sample of N lines of --data (seed 0), written beside the run folder")
     args, train_flags = parser.parse_known_args()
     output = args.output or f"runs/quality-{args.model}"
+    if args.train_pairs:
+        args.data = sample_lines(args.data, args.train_pairs, f"{output.rstrip('/')}.train.tsv")
     train_args = cli.make_parser().parse_args(
         ["train", args.model, "--data", args.data, "--valid", args.valid, "--columns", args.columns,
          "--output", output, "--time-budget", str(args.budget), *train_flags])
@@ -121,7 +141,8 @@ def _tokens_per_epoch(settings, source_tokenizer, target_tokenizer):
                            shuffle=False, log=False)
     total = steps = 0
     for inputs, target_out in dataset:
-        total += int((inputs["source"] != 0).numpy().sum() + (target_out != 0).numpy().sum())
+        total += int((inputs["source"] != source_tokenizer.pad_id).numpy().sum()
+                     + (target_out != target_tokenizer.pad_id).numpy().sum())
         steps += 1
     return total, steps
 

@@ -53,7 +53,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import s2s_keras as s2s  # noqa: E402
-from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID  # noqa: E402
+from s2s_keras.data.special_ids import END_ID, PAD_ID, START_ID  # noqa: E402
 from s2s_keras.training.precision import matmul_peak  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -331,6 +331,8 @@ def _run_models(args):
             print(f"  training recipe (`s2s-keras train` uses it for every flag not given; {recipe.note}):")
             for key, value in recipe.settings().items():
                 print(f"    {key} = {value!r}")
+            for rule in recipe.corpus_rules:
+                print(f"    on at most {rule.max_pairs:,} training pairs: {rule.changes!r} ({rule.note})")
     return 0
 
 

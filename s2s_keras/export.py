@@ -5,8 +5,11 @@ with the signature `serving_default`: `inputs: tf.string (None,)` ->
 `translations: tf.string (None,)`, `scores: float32 (None,)`; also
 `translate_n_best`. Tokenizer vocabularies travel as assets; the SavedModel
 loads in a process that imports only `tensorflow` and `tensorflow_text`.
+`assets.extra/s2s_keras.json` (TF Serving's folder for extra files) records
+the tokenizers' special ids, the vocabulary sizes and the search.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,6 +23,7 @@ from s2s_keras.translator import WARM_UP_WORDS, warm_up_sentence
 SIGNATURE = "serving_default"
 N_BEST_SIGNATURE = "translate_n_best"
 STAGING_PREFIX = ".export-"
+METADATA_FILE = os.path.join("assets.extra", "s2s_keras.json")
 
 
 def is_version_name(name):
@@ -95,12 +99,30 @@ def save(translator, path, version=None):
             N_BEST_SIGNATURE: translator.translate_n_best.get_concrete_function(),
         }
         tf.saved_model.save(translator, staging, signatures=signatures)
+        os.makedirs(os.path.dirname(os.path.join(staging, METADATA_FILE)), exist_ok=True)
+        with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
+            json.dump(export_metadata(translator), f, indent=2)
         os.chmod(staging, _folder_mode())  # mkdtemp's 0700 would hide it from a server run by another user
         os.rename(staging, final)  # atomic on one file system; fails rather than replace
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def export_metadata(translator):
+    """What an export records beside its graph: special ids, vocabulary sizes and the search, as a dict."""
+    from s2s_keras import __version__
+
+    return {
+        "s2s_keras_version": __version__,
+        "special_ids": {"source": translator.source_tokenizer.special_ids.to_config(),
+                        "target": translator.target_tokenizer.special_ids.to_config()},
+        "vocab_sizes": {"source": translator.source_tokenizer.vocab_size,
+                        "target": translator.target_tokenizer.vocab_size},
+        "search": repr(translator.search),
+        "max_source_length": translator.max_source_length,
+    }
 
 
 def _folder_mode():
@@ -116,6 +138,8 @@ class ServedTranslator:
     Attributes:
         path: the version folder loaded.
         version: its number (None if loaded from a bare SavedModel folder).
+        metadata: what the export recorded (`export_metadata`); empty for an
+            export written before it was recorded.
     """
 
     def __init__(self, loaded, path, version):
@@ -123,6 +147,14 @@ class ServedTranslator:
         self._signature = loaded.signatures[SIGNATURE]
         self.path = path
         self.version = version
+        self.metadata = {}
+        metadata_path = os.path.join(path, METADATA_FILE)
+        if os.path.exists(metadata_path):
+            try:
+                with open(metadata_path, encoding="utf-8") as f:
+                    self.metadata = json.load(f)
+            except (OSError, ValueError) as error:  # the graph still serves; only the record is lost
+                warnings.warn(f"{metadata_path!r} could not be read ({error}); metadata left empty.", stacklevel=2)
 
     def predict(self, sentences):
         """Translates strings through the `serving_default` signature.

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from s2s_keras.data.tokens import RESERVED_TOKENS
 
 
 def plot_attention_matrix(weights, source_tokens, target_tokens, path=None, title=None):
@@ -46,11 +45,9 @@ def plot_attention_matrix(weights, source_tokens, target_tokens, path=None, titl
 
 
 def _token_labels(tokenizer, ids):
-    """The tokens of `ids` as strings: reserved ids by name, unknown ids as "?"."""
-    vocabulary = tokenizer.vocabulary
-    first = len(RESERVED_TOKENS)
-    return [vocabulary[i - first] if first <= i < first + len(vocabulary) else RESERVED_TOKENS[i] if i < first else "?"
-            for i in ids]
+    """The tokens of `ids` as strings: special ids by name, ids outside the vocabulary as "?"."""
+    tokens = tokenizer.tokens
+    return [tokens[i] if 0 <= i < len(tokens) else "?" for i in ids]
 
 
 def plot_attention(translator, sentence, translation=None, head=None, path=None):

@@ -1,10 +1,12 @@
 """Translator: strings in, strings out, with tokenizers and search in one graph."""
 
+import warnings
+
 import numpy as np
 import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
-from s2s_keras.data.tokens import PAD_ID, START_ID
+from s2s_keras.data.special_ids import PAD_ID, SpecialIds, special_ids_of
 from s2s_keras.decoding import GreedySearch, decode
 from s2s_keras.models.seq2seq import OUTPUT_PROJECTION, SOURCE_EMBEDDING, TARGET_EMBEDDING
 
@@ -47,11 +49,11 @@ def _smallest_bucket(size, buckets):
     return tf.where(tf.reduce_any(fits), tf.reduce_min(tf.where(fits, buckets, tf.int32.max)), size)
 
 
-def pad_to_buckets(source_ids, max_source_length):
+def pad_to_buckets(source_ids, max_source_length, pad_id=PAD_ID):
     """Pads `(batch, src_len)` ids to a few shapes, so that XLA compiles a handful of programs.
 
     The length goes up to the next power of two from 8 (capped at
-    `max_source_length`) with padding id 0, which every model masks (the
+    `max_source_length`) with `pad_id`, which every model masks (the
     padding-invariance tests hold it to the unpadded result). The batch goes up
     to the next power of two with copies of the first row, which finish when it
     does, so they never lengthen the search.
@@ -63,9 +65,18 @@ def pad_to_buckets(source_ids, max_source_length):
     lengths = [8 * 2**i for i in range(16) if 8 * 2**i < max_source_length] + [max_source_length]
     target_width = _smallest_bucket(width, tf.constant(lengths, tf.int32))
     target_batch = _smallest_bucket(batch, tf.constant([2**i for i in range(17)], tf.int32))
-    padded = tf.pad(source_ids, [[0, 0], [0, target_width - width]])
+    padded = tf.pad(source_ids, [[0, 0], [0, target_width - width]], constant_values=pad_id)
     copies = tf.repeat(padded[:1], target_batch - batch, axis=0)
     return tf.concat([padded, copies], axis=0)
+
+
+def check_special_ids(model, source_tokenizer, target_tokenizer):
+    """Raises a clear ValueError when the tokenizers' special ids are not those the model was built with."""
+    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
+        expected = getattr(model, f"{side}_special_ids", None) or SpecialIds()
+        if special_ids_of(tokenizer) != expected:
+            raise ValueError(f"The {side} tokenizer's special ids {special_ids_of(tokenizer).to_config()} are not the "
+                             f"model's {expected.to_config()}: use the tokenizers the model was trained with.")
 
 
 class Translator(tf.Module):
@@ -112,6 +123,7 @@ class Translator(tf.Module):
                 "The tokenizers do not match the model's vocabularies: model source/target sizes "
                 f"{source_size}/{target_size}, tokenizers {source_tokenizer.vocab_size}/{target_tokenizer.vocab_size}."
             )
+        check_special_ids(model, source_tokenizer, target_tokenizer)
         source_limit, target_limit = model_position_limits(model)
         if max_source_length is None:
             max_source_length = min(DEFAULT_MAX_SOURCE_LENGTH, source_limit or DEFAULT_MAX_SOURCE_LENGTH)
@@ -141,15 +153,16 @@ class Translator(tf.Module):
         if not self.jit_compile:
             return self._search_ids(source_ids)
         batch = tf.shape(source_ids)[0]
-        result = self._search_ids(pad_to_buckets(source_ids, self.max_source_length))
+        result = self._search_ids(pad_to_buckets(source_ids, self.max_source_length, self.source_tokenizer.pad_id))
         return tf.nest.map_structure(lambda t: t[:batch], result)
 
     def source_ids(self, inputs):
         """Strings `(batch,)` -> padded ids `(batch, ≥1)` and the true lengths `(batch,)`."""
         ids = self.source_tokenizer.tokenize(inputs)[:, : self.max_source_length]  # ragged (batch, None)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
-        dense = ids.to_tensor(default_value=PAD_ID)
-        dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])  # at least one column
+        dense = ids.to_tensor(default_value=self.source_tokenizer.pad_id)
+        dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]],
+                       constant_values=self.source_tokenizer.pad_id)  # at least one column
         return dense, lengths
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
@@ -172,23 +185,29 @@ class Translator(tf.Module):
             "scores": tf.where(empty, 0.0, result.scores),
         }
 
-    def __call__(self, sentences, return_scores=False, n_best=False):
+    def __call__(self, sentences, return_scores=False, return_n_best=False, n_best=None):
         """Translates a list of strings.
 
         Args:
             sentences: a list of `str` (or one `str`).
             return_scores: also return the scores.
-            n_best: return every hypothesis of the search (a list per sentence).
+            return_n_best: return every hypothesis the search keeps (its
+                `n_best`, e.g. `BeamSearch(n_best=3)`), a list per sentence.
+            n_best: the former name of `return_n_best` (deprecated).
 
         Returns:
-            A list of translations (lists with `n_best`), and with
+            A list of translations (lists with `return_n_best`), and with
             `return_scores` a second list of scores.
         """
+        if n_best is not None:
+            warnings.warn("`Translator(...)(n_best=...)` is now `return_n_best=...`.", DeprecationWarning,
+                          stacklevel=2)
+            return_n_best = return_n_best or bool(n_best)
         single = isinstance(sentences, (str, bytes))
         inputs = tf.constant([sentences] if single else list(sentences), tf.string)
         if inputs.shape[0] == 0:
             return ([], []) if return_scores else []
-        if n_best:
+        if return_n_best:
             result = self.translate_n_best(inputs)
             texts = [[t.decode("utf-8") for t in row] for row in result["translations"].numpy()]
             scores = result["scores"].numpy().tolist()
@@ -220,6 +239,6 @@ class Translator(tf.Module):
             translation = self([sentence])[0]
         source, _ = self.source_ids(tf.constant([sentence]))
         target = self.target_tokenizer.tokenize(tf.constant([translation])).to_tensor()
-        target_in = tf.concat([[[START_ID]], tf.cast(target, tf.int32)], axis=1)
+        target_in = tf.concat([[[self.target_tokenizer.start_id]], tf.cast(target, tf.int32)], axis=1)
         weights = self.model.attention_weights(source, target_in)[0]
         return np.asarray(weights), source.numpy()[0], target.numpy()[0]

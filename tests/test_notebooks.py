@@ -1,6 +1,5 @@
 """The notebooks run top to bottom in small mode (S2S_NOTEBOOK_SMALL=1): they fail the build when they break."""
 
-import os
 import pathlib
 
 import nbformat

@@ -29,7 +29,7 @@ def test_strings_in_strings_out_with_scores_and_n_best(translator):
     assert len(texts) == len(scores) == 4 and all(isinstance(t, str) for t in texts)
     assert texts[3] == "" and scores[3] == 0.0  # empty input: documented empty output
     assert set("".join(texts)) <= set("0123456789-")
-    n_best, n_scores = translator(SENTENCES, return_scores=True, n_best=True)
+    n_best, n_scores = translator(SENTENCES, return_scores=True, return_n_best=True)
     assert [row[0] for row in n_best] == texts and all(len(row) == 2 for row in n_best)
     assert all(a >= b for a, b in n_scores[:3])
     assert translator("3 mars 2021") == texts[0]

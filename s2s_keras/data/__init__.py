@@ -22,8 +22,8 @@ from s2s_keras.data.specs import open_source
 from s2s_keras.data.stats import PipelineStats
 from s2s_keras.data.tasks import date_pairs, toy_pairs
 from s2s_keras.data.tokenizer import Tokenizer, load_tokenizer, tokenizer_kinds
-from s2s_keras.data.tokenizers import build_tokenizers
-from s2s_keras.data.tokens import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
+from s2s_keras.data.tokenizer_pair import build_tokenizers
+from s2s_keras.data.special_ids import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
 from s2s_keras.data.wordpiece_tokenizer import WordPieceTokenizer
 
 __all__ = [

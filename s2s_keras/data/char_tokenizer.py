@@ -9,7 +9,7 @@ import tensorflow_text as text
 
 from s2s_keras.data.normalization import normalize_text
 from s2s_keras.data.tokenizer import Tokenizer, iterate_normalized, new_asset_directory
-from s2s_keras.data.tokens import RESERVED_TOKENS, UNK_ID
+from s2s_keras.data.special_ids import RESERVED_TOKENS, UNK_ID
 
 VOCABULARY_FILENAME = "characters.tsv"
 

@@ -11,9 +11,9 @@ with `dataset.apply(step)` (as in OpenNMT-tf's `opennmt/data/dataset.py`).
     -> skip_empty              a pair with an empty side is skipped, counted
     -> limit_length            over-long pairs dropped or truncated, counted
     -> report_counts           one stderr line per pass when anything was lost
-    -> add_start_end           target -> [START] target [END]
+    -> add_start_end           target -> [START] target [END] (the target tokenizer's ids)
     -> unbatch_pairs -> [shuffle]    (per epoch from (seed, epoch) with an `EpochOrder`)
-    -> batch_by_length         length buckets, fixed batch size or token budget, padded with 0
+    -> batch_by_length         length buckets, fixed batch size or token budget, padded with each side's pad id
     -> to_model_inputs         ({"source", "target_in"}, target_out)
     -> prefetch(AUTOTUNE)
 
@@ -30,7 +30,7 @@ import tensorflow as tf
 from s2s_keras.checks import check_positive_int
 from s2s_keras.data.sources import as_pair_dataset
 from s2s_keras.data.stats import PipelineStats
-from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
+from s2s_keras.data.special_ids import END_ID, PAD_ID, START_ID, special_ids_of
 
 LENGTH_POLICIES = ("drop", "truncate")
 TOKENIZE_BATCH_SIZE = 1024
@@ -119,11 +119,11 @@ def report_counts(stats, description="", log=True):
     return lambda dataset: dataset.map(report)
 
 
-def add_start_end():
+def add_start_end(start_id=START_ID, end_id=END_ID):
     """Step: `(source, target)` -> `(source, [START] target [END])`, a whole batch at once."""
     def add(source, target):  # (batch, None), (batch, None)
         batch = target.nrows()
-        start, end = tf.fill([batch, 1], START_ID), tf.fill([batch, 1], END_ID)
+        start, end = tf.fill([batch, 1], start_id), tf.fill([batch, 1], end_id)
         return source, tf.concat([start, target, end], axis=1)  # (batch, None + 2)
 
     return lambda dataset: dataset.map(add)
@@ -132,11 +132,17 @@ def add_start_end():
 # --- steps on single pairs and padded batches ----------------------------------------------------
 
 def unbatch_pairs():
-    """Step: ragged batches -> single pairs of dense int32 vectors `(src_len,)`, `(tgt_len,)`."""
-    def dense(source, target):  # unbatched ragged rows arrive here as plain tensors
+    """Step: ragged batches -> single pairs of dense int32 vectors `(src_len,)`, `(tgt_len,)`.
+
+    `unbatch` yields each row with a `RaggedTensorSpec` of ragged rank 0, which
+    `padded_batch` and `bucket_by_sequence_length` refuse; a `map` hands its
+    function such values as plain tensors, so mapping through `as_dense` turns
+    the element spec into `TensorSpec`s.
+    """
+    def as_dense(source, target):  # (src_len,), (tgt_len,): already plain tensors in here
         return source, target
 
-    return lambda dataset: dataset.unbatch().map(dense, num_parallel_calls=tf.data.AUTOTUNE)
+    return lambda dataset: dataset.unbatch().map(as_dense, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 
@@ -170,8 +176,8 @@ def model_length(source, target):
 
 
 def batch_by_length(max_length, batch_size=None, tokens_per_batch=None, bucket_boundaries=None,
-                    drop_remainder=False, batch_multiple=1):
-    """Step: groups pairs of similar length into batches padded with 0.
+                    drop_remainder=False, batch_multiple=1, padding_values=(PAD_ID, PAD_ID)):
+    """Step: groups pairs of similar length into batches padded with `padding_values`.
 
     A pair's length is `model_length` (the longer of the source and
     `target_in`). Pairs go to buckets `[boundaries[i-1], boundaries[i])`;
@@ -188,6 +194,7 @@ def batch_by_length(max_length, batch_size=None, tokens_per_batch=None, bucket_b
         drop_remainder: drop each bucket's last, smaller batch.
         batch_multiple: round each bucket's batch size down to a multiple of
             this (the number of replicas, so that batches split evenly).
+        padding_values: the source and target padding ids.
     """
     if (batch_size is None) == (tokens_per_batch is None):
         raise ValueError(
@@ -220,7 +227,8 @@ def batch_by_length(max_length, batch_size=None, tokens_per_batch=None, bucket_b
         batch_sizes = [size - size % batch_multiple for size in batch_sizes]
 
     return lambda dataset: dataset.bucket_by_sequence_length(
-        model_length, bucket_boundaries, batch_sizes, padding_values=(PAD_ID, PAD_ID), drop_remainder=drop_remainder,
+        model_length, bucket_boundaries, batch_sizes, padding_values=tuple(padding_values),
+        drop_remainder=drop_remainder,
     )
 
 
@@ -267,15 +275,15 @@ def _max_lengths(max_length):
     return lengths
 
 
-def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None, tokens_per_batch=None,
+def make_dataset(pairs, source_tokenizer, target_tokenizer, *, batch_size=None, tokens_per_batch=None,
                  max_length=128, length_policy="drop", shuffle=True, shuffle_buffer_size=100_000, seed=None,
                  cache=False, bucket_boundaries=None, bucket_width=None, drop_remainder=False, stats=None, log=True,
-                 name="train", order=None, batch_multiple=1, batch_shuffle_buffer_size=None):
+                 name="train", order=None, batch_multiple=1, batch_shuffle_buffer_size=None, return_stats=False):
     """The model's batches `({"source", "target_in"}, target_out)` from text pairs.
 
     Args:
-        source: `(source, target)` text pairs: a list, or a `tf.data.Dataset`
-            of scalar strings (`load_tsv`, `load_tfds`, `task_source`, ...).
+        pairs: `(source, target)` text pairs: a list, or a `tf.data.Dataset`
+            of scalar string pairs (`load_tsv`, `load_tfds`, `task_source`, ...).
         source_tokenizer, target_tokenizer: tokenizers (`tokenize` -> ragged ids).
         batch_size: pairs per batch; or
         tokens_per_batch: a token budget per batch: `batch * padded length <= tokens_per_batch`,
@@ -299,8 +307,10 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
         bucket_width: instead of `bucket_boundaries`, a bucket every this many
             tokens (`width_bucket_boundaries`; 1: one per length, the least padding).
         drop_remainder: drop each bucket's last, smaller batch.
-        stats: a `PipelineStats` to count into (default: a new one, attached to
-            the result as `dataset.pipeline_stats`).
+        stats: a `PipelineStats` to count into (default: a new one).
+        return_stats: return `(dataset, stats)`. The statistics are also
+            attached as `dataset.pipeline_stats`, which any later `tf.data`
+            transformation drops; keep `stats` (or pass your own) instead.
         log: print a line at the end of each pass that skipped, dropped or truncated pairs.
         name: a label for that line, e.g. "train" or "validation".
         order: an `EpochOrder`: each pass is then shuffled from `(seed, epoch)`
@@ -312,7 +322,8 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
 
     Returns:
         A `tf.data.Dataset` of `({"source": int32 (batch, src_len), "target_in": int32 (batch, tgt_len)},
-        target_out int32 (batch, tgt_len))`, padded with 0, with a `pipeline_stats` attribute.
+        target_out int32 (batch, tgt_len))`, padded with each tokenizer's `pad_id`; with `return_stats`,
+        `(dataset, stats)`, the `PipelineStats` it counts into as it is read.
 
     Example:
     >>> from s2s_keras.data import build_tokenizers
@@ -323,70 +334,96 @@ def make_dataset(source, source_tokenizer, target_tokenizer, *, batch_size=None,
     >>> inputs["source"].shape, inputs["target_in"].shape
     (TensorShape([32, 12]), TensorShape([32, 13]))
     """
+    # Every argument is checked before any tf.data work.
+    max_source_length, max_target_length = _max_lengths(max_length)
+    longest = _longest_model_length(max_source_length, max_target_length, batch_size, tokens_per_batch)
+    bucket_boundaries = _bucket_boundaries(longest, bucket_boundaries, bucket_width)
+    batch_shuffle_buffer_size = _batch_shuffle_buffer_size(batch_shuffle_buffer_size, bucket_boundaries)
+    source_ids, target_ids = special_ids_of(source_tokenizer), special_ids_of(target_tokenizer)
+    make_batches = _batching_step(longest, batch_size, tokens_per_batch, bucket_boundaries, drop_remainder,
+                                  batch_multiple, padding_values=(source_ids.pad, target_ids.pad))
+    stats = stats if stats is not None else PipelineStats()
+    limit = limit_length(max_source_length, max_target_length, length_policy, stats)
+
+    # Text pairs -> single pairs of token ids, counted.
+    pairs = as_pair_dataset(pairs).apply(tokenize_pairs(source_tokenizer, target_tokenizer))
+    if cache:
+        pairs = pairs.cache("" if cache is True else cache)
+    pairs = (
+        pairs.apply(count_pairs(stats))
+        .apply(skip_empty(stats))
+        .apply(limit)
+        .apply(report_counts(stats, name, log))
+        .apply(add_start_end(target_ids.start, target_ids.end))
+        .apply(unbatch_pairs())
+    )
+
+    # Shuffled pairs -> padded batches, shuffled in turn.
+    if order is not None:
+        batches = order.apply(pairs, make_batches, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size,
+                              batch_shuffle_buffer_size=batch_shuffle_buffer_size)
+    else:
+        if shuffle:
+            pairs = pairs.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+        batches = make_batches(pairs)
+        if shuffle and batch_shuffle_buffer_size:
+            batch_seed = None if seed is None else seed + 1
+            batches = batches.shuffle(batch_shuffle_buffer_size, seed=batch_seed, reshuffle_each_iteration=True)
+
+    dataset = batches.apply(to_model_inputs()).prefetch(tf.data.AUTOTUNE)
+    dataset.pipeline_stats = stats  # a convenience: a later transformation returns a dataset without it
+    return (dataset, stats) if return_stats else dataset
+
+
+def _longest_model_length(max_source_length, max_target_length, batch_size, tokens_per_batch):
+    """The longest padded length a pair can have (None without a length limit), checking the batch arguments."""
     if (batch_size is None) == (tokens_per_batch is None):
         raise ValueError(
             f"Pass exactly one of `batch_size` and `tokens_per_batch`. "
             f"Received: batch_size={batch_size}, tokens_per_batch={tokens_per_batch}"
         )
-    max_source_length, max_target_length = _max_lengths(max_length)
-    if tokens_per_batch is not None and None in (max_source_length, max_target_length):
-        raise ValueError(f"`tokens_per_batch` needs `max_length` on both sides. Received: max_length={max_length}")
-    longest = None if None in (max_source_length, max_target_length) else max(max_source_length, max_target_length + 1)
-    if stats is None:
-        stats = PipelineStats()
+    if None in (max_source_length, max_target_length):
+        if tokens_per_batch is not None:
+            raise ValueError("`tokens_per_batch` needs `max_length` on both sides. "
+                             f"Received: max_length={(max_source_length, max_target_length)}")
+        return None
+    return max(max_source_length, max_target_length + 1)  # target_in has [START] in front
 
-    dataset = as_pair_dataset(source).apply(tokenize_pairs(source_tokenizer, target_tokenizer))
-    if cache:
-        dataset = dataset.cache("" if cache is True else cache)
-    dataset = (
-        dataset.apply(count_pairs(stats))
-        .apply(skip_empty(stats))
-        .apply(limit_length(max_source_length, max_target_length, length_policy, stats))
-        .apply(report_counts(stats, name, log))
-        .apply(add_start_end())
-        .apply(unbatch_pairs())
-    )
-    def make_batches(pairs):
-        if longest is None:
-            batches = pairs.padded_batch(batch_size - batch_size % batch_multiple, padding_values=(PAD_ID, PAD_ID),
-                                         drop_remainder=drop_remainder)
-        else:
-            batches = pairs.apply(batch_by_length(longest, batch_size, tokens_per_batch, bucket_boundaries,
-                                                  drop_remainder, batch_multiple))
-        return batches
 
-    if batch_shuffle_buffer_size is not None and (
-        not isinstance(batch_shuffle_buffer_size, int) or batch_shuffle_buffer_size < 0
-    ):
-        raise ValueError(f"`batch_shuffle_buffer_size` must be an int >= 0. "
-                         f"Received: batch_shuffle_buffer_size={batch_shuffle_buffer_size!r}")
+def _bucket_boundaries(longest, bucket_boundaries, bucket_width):
+    """The length buckets: given, every `bucket_width` tokens, or the default 25% apart (None: no buckets)."""
     if bucket_width is not None:
         if bucket_boundaries is not None:
             raise ValueError(f"Pass at most one of `bucket_boundaries` and `bucket_width`. Received: "
                              f"bucket_boundaries={bucket_boundaries}, bucket_width={bucket_width}")
         if longest is None:
             raise ValueError("`bucket_width` needs `max_length`. Received: max_length=None")
-        bucket_boundaries = width_bucket_boundaries(longest, bucket_width)
-    if longest is None and bucket_boundaries:
-        raise ValueError("`bucket_boundaries` need `max_length`. Received: max_length=None")
-    if longest is not None and bucket_boundaries is None:
-        bucket_boundaries = default_bucket_boundaries(longest)
+        return width_bucket_boundaries(longest, bucket_width)
+    if longest is None:
+        if bucket_boundaries:
+            raise ValueError("`bucket_boundaries` need `max_length`. Received: max_length=None")
+        return None
+    return default_bucket_boundaries(longest) if bucket_boundaries is None else bucket_boundaries
+
+
+def _batch_shuffle_buffer_size(size, bucket_boundaries):
+    """The batch shuffle buffer: as given, or 4 batches per length bucket and at least 16."""
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise ValueError(f"`batch_shuffle_buffer_size` must be an int >= 0. Received: batch_shuffle_buffer_size={size!r}")
+    if size is None:
+        return max(MIN_BATCH_SHUFFLE_BUFFER, BATCH_SHUFFLE_PER_BUCKET * (len(bucket_boundaries or []) + 1))
+    return size
+
+
+def _batching_step(longest, batch_size, tokens_per_batch, bucket_boundaries, drop_remainder, batch_multiple,
+                   padding_values):
+    """The `pairs -> padded batches` step (checked now): length buckets, or one padded batch size without a limit."""
     if not isinstance(batch_multiple, int) or batch_multiple < 1 or (batch_size or batch_multiple) < batch_multiple:
         raise ValueError(f"`batch_multiple` must be a positive int no larger than the batch size. "
                          f"Received: batch_multiple={batch_multiple}, batch_size={batch_size}")
-    if batch_shuffle_buffer_size is None:
-        buckets = len(bucket_boundaries or []) + 1
-        batch_shuffle_buffer_size = max(MIN_BATCH_SHUFFLE_BUFFER, BATCH_SHUFFLE_PER_BUCKET * buckets)
-    if order is not None:
-        dataset = order.apply(dataset, make_batches, shuffle=shuffle, shuffle_buffer_size=shuffle_buffer_size,
-                              batch_shuffle_buffer_size=batch_shuffle_buffer_size)
-    else:
-        if shuffle:
-            dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-        dataset = make_batches(dataset)
-        if shuffle and batch_shuffle_buffer_size:
-            batch_seed = None if seed is None else seed + 1
-            dataset = dataset.shuffle(batch_shuffle_buffer_size, seed=batch_seed, reshuffle_each_iteration=True)
-    dataset = dataset.apply(to_model_inputs()).prefetch(tf.data.AUTOTUNE)
-    dataset.pipeline_stats = stats
-    return dataset
+    if longest is not None:
+        return batch_by_length(longest, batch_size, tokens_per_batch, bucket_boundaries, drop_remainder,
+                               batch_multiple, padding_values)
+    check_positive_int("batch_size", batch_size)
+    return lambda pairs: pairs.padded_batch(batch_size - batch_size % batch_multiple,
+                                            padding_values=tuple(padding_values), drop_remainder=drop_remainder)

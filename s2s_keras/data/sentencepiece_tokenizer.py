@@ -5,8 +5,11 @@ identity normalisation rule, so SentencePiece changes nothing more and
 `detokenize(tokenize(x)) == normalize(x)`. White space is a symbol of its own
 ("▁"), so spacing is restored exactly. With `byte_fallback` (the default) an
 unseen character is spelled with byte tokens `<0x..>` instead of `[UNK]`, so
-every text round-trips. Reserved ids are fixed by the trainer's `pad_id`,
-`unk_id`, `bos_id`, `eos_id` flags.
+every text round-trips. Models trained here reserve ids 0-3 (the trainer's
+`pad_id`, `unk_id`, `bos_id`, `eos_id` flags); a model trained elsewhere keeps
+its own special ids (`special_ids`), and one without a padding or
+beginning-of-sentence piece gets an extra id for it after its pieces
+(`spm_train`'s defaults: unk 0, bos 1, eos 2, pad = the piece count).
 
 The serialized model is a file held by a `tf.saved_model.Asset`, so a
 SavedModel holding this tokenizer carries it in `assets/` like the other
@@ -25,7 +28,7 @@ import tensorflow_text as text
 
 from s2s_keras.data.normalization import normalize_text
 from s2s_keras.data.tokenizer import Tokenizer, iterate_normalized, new_asset_directory
-from s2s_keras.data.tokens import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
+from s2s_keras.data.special_ids import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID, SpecialIds
 
 MODEL_FILENAME = "sentencepiece.model"
 MODEL_TYPES = ("unigram", "bpe")
@@ -79,12 +82,27 @@ def train_sentencepiece_model(texts, vocab_size, *, model_type="unigram", byte_f
     return model.getvalue()
 
 
+def _special_ids_of(model):
+    """`(piece count, SpecialIds)` of a serialized model; missing pad/bos pieces get ids after the pieces."""
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model)
+    count = processor.get_piece_size()
+    if processor.eos_id() < 0:
+        raise ValueError("The SentencePiece model has no end-of-sentence piece (trained with eos_id=-1); "
+                         "decoding needs one.")
+    extra = iter(range(count, count + 2))
+    pad = processor.pad_id() if processor.pad_id() >= 0 else next(extra)
+    start = processor.bos_id() if processor.bos_id() >= 0 else next(extra)
+    return count, SpecialIds(pad=pad, unk=processor.unk_id(), start=start, end=processor.eos_id())
+
+
 class SentencePieceTokenizer(Tokenizer):
     """Splits text into SentencePiece tokens, in-graph, reversibly.
 
     Args:
-        model: a serialized SentencePiece model (`bytes`) whose ids 0-3 are
-            `[PAD]`, `[UNK]`, `[START]`, `[END]` (see `train_sentencepiece_model`).
+        model: a serialized SentencePiece model (`bytes`): one trained by
+            `train_sentencepiece_model` (ids 0-3 `[PAD]`, `[UNK]`, `[START]`,
+            `[END]`) or elsewhere (its unk, bos and eos ids become the unknown,
+            start and end ids; it needs an eos piece).
         lower: lower-case text before tokenizing.
         normalization_form: "NFKC" (default), "NFC" or None.
         name: the module name.
@@ -93,6 +111,8 @@ class SentencePieceTokenizer(Tokenizer):
     >>> tok = SentencePieceTokenizer.from_texts(["¿Dónde está la biblioteca?"] * 50, vocab_size=300)
     >>> tok.detokenize(tok.tokenize(["la biblioteca"])).numpy().tolist()
     [b'la biblioteca']
+    >>> tok.special_ids
+    SpecialIds(pad=0, unk=1, start=2, end=3)
     """
 
     kind = "sentencepiece"
@@ -106,10 +126,7 @@ class SentencePieceTokenizer(Tokenizer):
         with open(path, "wb") as f:
             f.write(model)
         self._model_asset = tf.saved_model.Asset(path)
-        reserved = [p.decode("utf-8") for p in self._pieces.id_to_string(tf.range(len(RESERVED_TOKENS))).numpy()]
-        if reserved != list(RESERVED_TOKENS):
-            raise ValueError(f"The model's ids 0-3 must be {RESERVED_TOKENS}. Received: {reserved}")
-        self._size = int(self._pieces.vocab_size())
+        self._pieces_count, self._special_ids = _special_ids_of(model)
 
     @classmethod
     def from_texts(cls, texts, *, vocab_size=8000, lower=False, normalization_form="NFKC", **train_params):
@@ -142,16 +159,28 @@ class SentencePieceTokenizer(Tokenizer):
 
     @property
     def vocab_size(self):
-        return self._size
+        """The model's pieces and the extra ids after them (a padding or start id it lacks)."""
+        return max(self._pieces_count - 1, *self._special_ids.as_tuple()) + 1
+
+    @property
+    def special_ids(self):
+        return self._special_ids
 
     @property
     def vocabulary_files(self):
         return [self._model_asset.asset_path.numpy().decode("utf-8")]
 
     @property
+    def tokens(self):
+        pieces = [p.decode("utf-8") for p in self._pieces.id_to_string(tf.range(self._pieces_count)).numpy()]
+        extras = {self._special_ids.pad: RESERVED_TOKENS[PAD_ID], self._special_ids.start: RESERVED_TOKENS[START_ID]}
+        return pieces + [extras[i] for i in range(self._pieces_count, self.vocab_size)]
+
+    @property
     def vocabulary(self):
-        pieces = self._pieces.id_to_string(tf.range(len(RESERVED_TOKENS), self._size)).numpy()
-        return [p.decode("utf-8") for p in pieces]
+        """The pieces that are not special, in id order."""
+        special = set(self._special_ids.as_tuple())
+        return [token for i, token in enumerate(self.tokens) if i not in special]
 
     def _tokenize_normalized(self, strings):
         return self._pieces.tokenize(strings)  # (batch, None) int32

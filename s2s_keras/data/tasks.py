@@ -12,7 +12,7 @@ import re
 import numpy as np
 from babel.dates import format_date, get_date_format
 
-from s2s_keras.data.tokens import RESERVED_TOKENS
+from s2s_keras.data.special_ids import RESERVED_TOKENS
 
 # --- date normalisation -------------------------------------------------------------------
 

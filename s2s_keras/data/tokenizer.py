@@ -10,10 +10,12 @@ module that holds a tokenizer copies the file into the SavedModel's
 Shared behaviour:
 - `normalize` (see `normalization.py`): invalid UTF-8 -> U+FFFD, optional
   lower-casing, NFKC, white space collapsed. `tokenize` applies it first.
-- Reserved ids (docs/design.md): 0 [PAD], 1 [UNK], 2 [START], 3 [END]; learned
-  tokens take ids 4 .. vocab_size - 1. `tokenize` never emits 0, 2 or 3.
-- `detokenize` reads each row up to its first [END], drops [PAD], [START],
-  [UNK] and out-of-range ids, and joins the rest. So
+- Special ids (`special_ids`, docs/design.md): the project's tokenizers reserve
+  0 [PAD], 1 [UNK], 2 [START], 3 [END], and learned tokens take ids
+  4 .. vocab_size - 1; a SentencePiece model trained elsewhere keeps its own
+  ids. `tokenize` never emits the pad, start or end id.
+- `detokenize` reads each row up to its first end id, drops the special and
+  out-of-range ids, and joins the rest. So
   `detokenize(tokenize(x)) == normalize(x)` whenever `x` has no unknown
   symbols.
 """
@@ -27,7 +29,7 @@ import tempfile
 import tensorflow as tf
 
 from s2s_keras.data.normalization import check_normalization_form, normalize_text
-from s2s_keras.data.tokens import END_ID, RESERVED_TOKENS
+from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, RESERVED_TOKENS, SpecialIds
 
 CONFIG_FILENAME = "tokenizer.json"
 FORMAT_VERSION = 1
@@ -105,6 +107,32 @@ class Tokenizer(tf.Module):
         raise NotImplementedError
 
     @property
+    def special_ids(self):
+        """The `SpecialIds` of this vocabulary (pad, unk, start, end)."""
+        return DEFAULT_SPECIAL_IDS
+
+    @property
+    def pad_id(self):
+        return self.special_ids.pad
+
+    @property
+    def unk_id(self):
+        return self.special_ids.unk
+
+    @property
+    def start_id(self):
+        return self.special_ids.start
+
+    @property
+    def end_id(self):
+        return self.special_ids.end
+
+    @property
+    def tokens(self):
+        """Every id's token string, in id order (`len(tokens) == vocab_size`), special ones included."""
+        return [*RESERVED_TOKENS, *self.vocabulary]
+
+    @property
     def vocabulary_files(self):
         """The vocabulary or model files behind the tokenizer.
 
@@ -134,7 +162,7 @@ class Tokenizer(tf.Module):
         return tf.cast(ids, tf.int32)
 
     def detokenize(self, ids):
-        """Ids -> strings: each row up to its first [END], reserved ids dropped.
+        """Ids -> strings: each row up to its first end id, special ids dropped.
 
         Args:
             ids: int ids `(batch, length)`, dense (padded) or ragged, or one
@@ -151,9 +179,11 @@ class Tokenizer(tf.Module):
         if ids.shape.rank != 2:
             raise ValueError(f"`ids` must have rank 1 or 2. Received: shape={ids.shape}")
         ids = tf.cast(ids, tf.int32)
-        dense = ids.to_tensor(default_value=0)  # (batch, length)
-        before_end = tf.math.cumsum(tf.cast(dense == END_ID, tf.int32), axis=1) == 0
-        keep = before_end & (dense >= len(RESERVED_TOKENS)) & (dense < self.vocab_size)
+        special = self.special_ids
+        dense = ids.to_tensor(default_value=special.pad)  # (batch, length)
+        before_end = tf.math.cumsum(tf.cast(dense == special.end, tf.int32), axis=1) == 0
+        is_special = tf.reduce_any(dense[..., tf.newaxis] == tf.constant(special.as_tuple()), axis=-1)
+        keep = before_end & ~is_special & (dense >= 0) & (dense < self.vocab_size)
         return self._detokenize_ids(tf.ragged.boolean_mask(dense, keep))  # (batch,)
 
     # --- hooks -----------------------------------------------------------------------------------
@@ -190,7 +220,8 @@ class Tokenizer(tf.Module):
         """
         os.makedirs(directory, exist_ok=True)
         self._write_files(directory)
-        config = {"kind": self.kind, "format_version": FORMAT_VERSION, "vocab_size": self.vocab_size, **self._config()}
+        config = {"kind": self.kind, "format_version": FORMAT_VERSION, "vocab_size": self.vocab_size,
+                  "special_ids": self.special_ids.to_config(), **self._config()}
         with open(os.path.join(directory, CONFIG_FILENAME), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
 
@@ -214,6 +245,7 @@ class Tokenizer(tf.Module):
         kind = config.pop("kind")
         config.pop("format_version")
         vocab_size = config.pop("vocab_size")
+        special_ids = config.pop("special_ids", None)  # None: written before special ids were recorded
         klass = tokenizer_class(kind)
         if cls.kind is not None and klass is not cls:
             raise ValueError(f"{directory!r} holds a {kind!r} tokenizer, not a {cls.kind!r} one.")
@@ -222,6 +254,9 @@ class Tokenizer(tf.Module):
             raise ValueError(
                 f"{directory!r}: the vocabulary has {tokenizer.vocab_size} ids, {CONFIG_FILENAME} says {vocab_size}."
             )
+        if special_ids is not None and SpecialIds.from_config(special_ids) != tokenizer.special_ids:
+            raise ValueError(f"{directory!r}: the vocabulary's special ids are {tokenizer.special_ids.to_config()}, "
+                             f"{CONFIG_FILENAME} says {special_ids}.")
         return tokenizer
 
 

@@ -24,7 +24,7 @@ from tensorflow_text.tools.wordpiece_vocab.bert_vocab_from_dataset import bert_v
 
 from s2s_keras.data.normalization import normalize_text
 from s2s_keras.data.tokenizer import Tokenizer, new_asset_directory
-from s2s_keras.data.tokens import RESERVED_TOKENS, UNK_ID
+from s2s_keras.data.special_ids import RESERVED_TOKENS, UNK_ID
 
 VOCABULARY_FILENAME = "vocab.txt"
 SUFFIX_INDICATOR = "##"

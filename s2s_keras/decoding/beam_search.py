@@ -3,8 +3,8 @@
 import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
-from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
-from s2s_keras.decoding.logits import NEG_INF, next_token_log_probs
+from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
+from s2s_keras.decoding.logits import NEG_INF, check_stop_ids, ending_ids, is_any_of, next_token_log_probs
 from s2s_keras.decoding.result import DecodeResult
 from s2s_keras.decoding.token_search import check_max_length
 
@@ -72,7 +72,8 @@ class BeamSearch:
         coverage_penalty: β ≥ 0 (needs `decode_step(..., return_attention=True)`).
         n_best: hypotheses returned per source (≤ beam_size).
         max_length: most tokens per hypothesis, `[END]` included.
-        min_length: `[END]` is blocked before this many tokens.
+        min_length: the end id and stop ids are blocked before this many tokens.
+        stop_ids: more ids that end a hypothesis as the end id does.
         early_stopping: stop once the `n_best` best-ranked hypotheses of every
             row have ended. Exact when α = β = 0 (a live hypothesis's score
             can only fall, so none can overtake them); with a penalty, one
@@ -83,6 +84,9 @@ class BeamSearch:
     Call arguments:
         encode, initial_state, decode_step: the model's inference functions.
         source_ids: int32 `(batch, src_len)`.
+        source_pad_id: the source padding id (left out of the coverage penalty).
+        target_special_ids: the target vocabulary's `SpecialIds`; `decode`
+            passes the model's.
 
     Returns:
         A `DecodeResult`: ids `(batch, n_best, max_length)`, scores
@@ -98,7 +102,7 @@ class BeamSearch:
     """
 
     def __init__(self, beam_size=4, length_penalty=0.0, coverage_penalty=0.0, n_best=1, max_length=50, min_length=0,
-                 early_stopping=False):
+                 early_stopping=False, stop_ids=()):
         check_positive_int("beam_size", beam_size)
         if not isinstance(n_best, int) or not 0 < n_best <= beam_size:
             raise ValueError(f"`n_best` must be an integer in [1, beam_size]. Received: n_best={n_best!r}")
@@ -115,6 +119,7 @@ class BeamSearch:
         self.n_best = n_best
         self.min_length = min_length
         self.early_stopping = bool(early_stopping)
+        self.stop_ids = check_stop_ids(stop_ids)
 
     def _rank(self, log_probs, lengths, coverage, source_mask):
         """The ranking score s(Y) of hypotheses `(batch, beam[, vocab])`."""
@@ -125,7 +130,10 @@ class BeamSearch:
             scores = scores + coverage_penalty(coverage, source_mask, self.coverage_penalty)
         return scores
 
-    def __call__(self, encode, initial_state, decode_step, source_ids):
+    def __call__(self, encode, initial_state, decode_step, source_ids, *, source_pad_id=PAD_ID,
+                 target_special_ids=DEFAULT_SPECIAL_IDS):
+        special = target_special_ids
+        ending = ending_ids(special, self.stop_ids)
         source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
         beam = self.beam_size
         batch_size = tf.shape(source_ids)[0]
@@ -135,17 +143,17 @@ class BeamSearch:
         memory = encode(source_ids)
         state = initial_state(memory, self.max_length)
         memory, state = tile_beams(memory, beam), tile_beams(state, beam)  # (batch * beam, ...)
-        source_mask = tf.reshape(tile_beams(tf.not_equal(source_ids, PAD_ID), beam), [batch_size, beam, -1])
+        source_mask = tf.reshape(tile_beams(tf.not_equal(source_ids, source_pad_id), beam), [batch_size, beam, -1])
         # Row offsets turn a beam index into a flat row index.
         row_offsets = (tf.range(batch_size) * beam)[:, tf.newaxis]  # (batch, 1)
 
-        ids = tf.zeros([batch_size, beam, self.max_length], tf.int32)
+        ids = tf.fill([batch_size, beam, self.max_length], special.pad)
         # Only beam 0 is live at first: the others are copies and would give duplicates.
         log_probs = tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1])
         lengths = tf.zeros([batch_size, beam], tf.int32)
         finished = tf.zeros([batch_size, beam], tf.bool)
         coverage = tf.zeros(tf.shape(source_mask), tf.float32)  # (batch, beam, src_len)
-        tokens = tf.fill([rows], START_ID)
+        tokens = tf.fill([rows], special.start)
         positions = tf.range(self.max_length)
 
         def condition(step, tokens, state, ids, log_probs, lengths, finished, coverage):
@@ -162,9 +170,10 @@ class BeamSearch:
             else:
                 logits, state = decode_step(tokens, state, memory, step)[:2]
             vocab = tf.shape(logits)[-1]
-            step_log_probs = tf.reshape(next_token_log_probs(logits, step, self.min_length), [batch_size, beam, vocab])
+            step_log_probs = tf.reshape(next_token_log_probs(logits, step, self.min_length, special, self.stop_ids),
+                                         [batch_size, beam, vocab])
             # An ended hypothesis continues only with padding, at no cost.
-            pad_only = tf.where(tf.equal(tf.range(vocab), PAD_ID), 0.0, NEG_INF)  # (vocab,)
+            pad_only = tf.where(tf.equal(tf.range(vocab), special.pad), 0.0, NEG_INF)  # (vocab,)
             step_log_probs = tf.where(finished[..., tf.newaxis], pad_only, step_log_probs)
             candidate_log_probs = log_probs[..., tf.newaxis] + step_log_probs  # (batch, beam, vocab)
             candidate_lengths = (lengths + tf.cast(tf.logical_not(finished), tf.int32))[..., tf.newaxis]
@@ -184,7 +193,7 @@ class BeamSearch:
             lengths = tf.gather(lengths, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
             ids = tf.gather(ids, origin, batch_dims=1)
             ids = tf.where(tf.equal(positions, step)[tf.newaxis, tf.newaxis, :], next_tokens[..., tf.newaxis], ids)
-            finished = tf.logical_or(was_finished, tf.equal(next_tokens, END_ID))
+            finished = tf.logical_or(was_finished, is_any_of(next_tokens, ending))
             finished = tf.logical_or(finished, log_probs <= NEG_INF / 2)  # dead copies never revive
             if self.early_stopping:
                 # Beams are sorted by rank (top_k): a row whose first n_best have ended is done, and its live
@@ -212,4 +221,4 @@ class BeamSearch:
     def __repr__(self):
         return (f"BeamSearch(beam_size={self.beam_size}, length_penalty={self.length_penalty}, "
                 f"coverage_penalty={self.coverage_penalty}, n_best={self.n_best}, max_length={self.max_length}, "
-                f"early_stopping={self.early_stopping})")
+                f"min_length={self.min_length}, early_stopping={self.early_stopping}, stop_ids={self.stop_ids})")

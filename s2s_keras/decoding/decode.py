@@ -1,5 +1,7 @@
 """`decode`: runs a search strategy on a model's inference functions."""
 
+from s2s_keras.data.special_ids import SpecialIds
+
 
 def decode(model, source_ids, search):
     """Decodes `source_ids` `(batch, src_len)` with `model`'s inference functions.
@@ -7,8 +9,10 @@ def decode(model, source_ids, search):
     Args:
         model: anything with `encode`, `initial_state` and `decode_step`
             (every registered model).
-        source_ids: int32 `(batch, src_len)`, padded with 0.
-        search: a search strategy, e.g. `GreedySearch(max_length=50)`.
+        source_ids: int32 `(batch, src_len)`, padded with the source padding id.
+        search: a search strategy, e.g. `GreedySearch(max_length=50)`; it
+            gets the model's special ids (`source_special_ids`,
+            `target_special_ids`; ids 0-3 for a model without them).
 
     Returns:
         A `DecodeResult`.
@@ -17,4 +21,7 @@ def decode(model, source_ids, search):
     >>> result = decode(model, source_ids, GreedySearch(max_length=20))  # doctest: +SKIP
     >>> result.ids.shape  # (batch, 1, 20)  # doctest: +SKIP
     """
-    return search(model.encode, model.initial_state, model.decode_step, source_ids)
+    source_special = getattr(model, "source_special_ids", None) or SpecialIds()
+    target_special = getattr(model, "target_special_ids", None) or SpecialIds()
+    return search(model.encode, model.initial_state, model.decode_step, source_ids,
+                  source_pad_id=source_special.pad, target_special_ids=target_special)

@@ -9,8 +9,9 @@ class GreedySearch(TokenSearch):
     """Picks the argmax token at every step until `[END]` or `max_length`.
 
     Args:
-        max_length: most tokens per row, `[END]` included.
-        min_length: `[END]` is blocked before this many tokens.
+        max_length: most tokens per row, the ending token included.
+        min_length: the end id and stop ids are blocked before this many tokens.
+        stop_ids: more ids that end a row as the end id does.
 
     Call arguments and returns: see `TokenSearch`.
 
@@ -24,4 +25,4 @@ class GreedySearch(TokenSearch):
         return tf.argmax(log_probs, axis=-1, output_type=tf.int32)
 
     def __repr__(self):
-        return f"GreedySearch(max_length={self.max_length}, min_length={self.min_length})"
+        return f"GreedySearch(max_length={self.max_length}, min_length={self.min_length}, stop_ids={self.stop_ids})"

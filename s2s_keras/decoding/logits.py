@@ -2,33 +2,53 @@
 
 import tensorflow as tf
 
-from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
+from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS
 
 # A finite stand-in for log(0): keeps arithmetic free of inf - inf = nan.
 NEG_INF = -1e9
 
 
-def next_token_log_probs(logits, step, min_length=0):
+def check_stop_ids(stop_ids):
+    """`stop_ids` as a sorted tuple of ids >= 0: tokens that end a hypothesis as the end id does."""
+    stop_ids = tuple(sorted(set(stop_ids or ())))
+    if any(not isinstance(i, int) or isinstance(i, bool) or i < 0 for i in stop_ids):
+        raise ValueError(f"`stop_ids` must be integers >= 0. Received: stop_ids={stop_ids!r}")
+    return stop_ids
+
+
+def ending_ids(special_ids, stop_ids=()):
+    """The ids that end a hypothesis: the end id and `stop_ids`, as a sorted tuple."""
+    return tuple(sorted({special_ids.end, *stop_ids}))
+
+
+def is_any_of(tokens, ids):
+    """bool, shaped as `tokens`: whether each token is one of the Python ints `ids`."""
+    return tf.reduce_any(tf.equal(tokens[..., tf.newaxis], tf.constant(ids, tokens.dtype)), axis=-1)
+
+
+def next_token_log_probs(logits, step, min_length=0, special_ids=DEFAULT_SPECIAL_IDS, stop_ids=()):
     """Log-probabilities of the next token with impossible tokens blocked.
 
-    `[PAD]` and `[START]` are never produced, and `[END]` is blocked while
-    fewer than `min_length` tokens precede it. Blocking happens on the logits,
-    so the remaining tokens' probabilities sum to 1.
+    The padding and start ids are never produced, and the ending ids (the
+    end id and `stop_ids`) are blocked while fewer than `min_length` tokens
+    precede them. Blocking happens on the logits, so the remaining tokens'
+    probabilities sum to 1.
 
     Args:
         logits: `(rows, vocab)` scores from `decode_step`.
         step: the current position (scalar; tokens produced so far).
-        min_length: `[END]` is allowed from this position on.
+        min_length: the ending ids are allowed from this position on.
+        special_ids: the target vocabulary's `SpecialIds`.
+        stop_ids: more ids that end a hypothesis.
 
     Returns:
         float32 `(rows, vocab)` log-probabilities (blocked entries at `NEG_INF`).
     """
     logits = tf.cast(logits, tf.float32)
-    vocab = tf.shape(logits)[-1]
-    blocked = tf.one_hot(PAD_ID, vocab, on_value=True, off_value=False)
-    blocked = tf.logical_or(blocked, tf.one_hot(START_ID, vocab, on_value=True, off_value=False))
+    vocab_ids = tf.range(tf.shape(logits)[-1])  # (vocab,)
+    blocked = is_any_of(vocab_ids, (special_ids.pad, special_ids.start))
     if min_length > 0:
-        too_early = tf.logical_and(tf.one_hot(END_ID, vocab, on_value=True, off_value=False), step < min_length)
+        too_early = tf.logical_and(is_any_of(vocab_ids, ending_ids(special_ids, stop_ids)), step < min_length)
         blocked = tf.logical_or(blocked, too_early)
     return tf.nn.log_softmax(tf.where(blocked[tf.newaxis, :], NEG_INF, logits), axis=-1)
 

@@ -43,8 +43,9 @@ class Sampling(TokenSearch):
         top_k: sample only among the k most probable tokens (None: all).
         top_p: sample only among the most probable tokens whose mass reaches p.
         seed: integer seed for reproducible draws, or None.
-        max_length: most tokens per row, `[END]` included.
-        min_length: `[END]` is blocked before this many tokens.
+        max_length: most tokens per row, the ending token included.
+        min_length: the end id and stop ids are blocked before this many tokens.
+        stop_ids: more ids that end a row as the end id does.
 
     Call arguments and returns: see `TokenSearch` (scores are the sum of the
     drawn tokens' unfiltered log-probabilities).
@@ -54,8 +55,9 @@ class Sampling(TokenSearch):
     >>> result = decode(model, source_ids, search)  # doctest: +SKIP
     """
 
-    def __init__(self, temperature=1.0, top_k=None, top_p=None, seed=None, max_length=50, min_length=0):
-        super().__init__(max_length=max_length, min_length=min_length)
+    def __init__(self, temperature=1.0, top_k=None, top_p=None, seed=None, max_length=50, min_length=0,
+                 stop_ids=()):
+        super().__init__(max_length=max_length, min_length=min_length, stop_ids=stop_ids)
         if not float(temperature) > 0.0:
             raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature!r}")
         check_positive_int("top_k", top_k, allow_none=True)
@@ -83,4 +85,5 @@ class Sampling(TokenSearch):
 
     def __repr__(self):
         return (f"Sampling(temperature={self.temperature}, top_k={self.top_k}, top_p={self.top_p}, "
-                f"seed={self.seed}, max_length={self.max_length})")
+                f"seed={self.seed}, max_length={self.max_length}, min_length={self.min_length}, "
+                f"stop_ids={self.stop_ids})")

@@ -3,8 +3,8 @@
 import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
-from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
-from s2s_keras.decoding.logits import next_token_log_probs
+from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
+from s2s_keras.decoding.logits import check_stop_ids, ending_ids, is_any_of, next_token_log_probs
 from s2s_keras.decoding.result import DecodeResult
 
 
@@ -14,7 +14,7 @@ def check_max_length(max_length):
 
 
 class TokenSearch:
-    """Produces one token per row and step until `[END]` or `max_length`.
+    """Produces one token per row and step until the end id (or a stop id) or `max_length`.
 
     Subclasses choose the token (`pick`); the loop is a `tf.while_loop` with
     static shapes that stops as soon as every row has produced `[END]`, so it
@@ -22,25 +22,31 @@ class TokenSearch:
     SavedModel. The strategy never sees a model, only its three functions.
 
     Args:
-        max_length: most tokens per row, `[END]` included.
-        min_length: `[END]` is blocked before this many tokens.
+        max_length: most tokens per row, the ending token included.
+        min_length: the end id and stop ids are blocked before this many tokens.
+        stop_ids: more ids that end a row as the end id does (e.g. a
+            sentence-end piece); the row keeps the stop token.
 
     Call arguments:
         encode: `source_ids -> memory`.
         initial_state: `(memory, max_length) -> state`.
         decode_step: `(token_ids (batch,), state, memory, step) -> (logits (batch, vocab), state)`.
         source_ids: int32 `(batch, src_len)`.
+        source_pad_id: the source padding id (unused here; beam search masks with it).
+        target_special_ids: the target vocabulary's `SpecialIds` (start,
+            end, padding); `decode` passes the model's.
 
     Returns:
         A `DecodeResult` with `n_best` = 1; scores are the sum of the chosen
-        tokens' log-probabilities (with `[PAD]`/`[START]` blocked).
+        tokens' log-probabilities (with the padding and start ids blocked).
     """
 
-    def __init__(self, max_length=50, min_length=0):
+    def __init__(self, max_length=50, min_length=0, stop_ids=()):
         self.max_length = check_max_length(max_length)
         if not isinstance(min_length, int) or not 0 <= min_length < max_length:
             raise ValueError(f"`min_length` must be an integer in [0, max_length). Received: min_length={min_length!r}")
         self.min_length = min_length
+        self.stop_ids = check_stop_ids(stop_ids)
 
     def pick(self, log_probs, step, seed):
         """Chooses next tokens `(batch,)` from log-probabilities `(batch, vocab)`."""
@@ -50,18 +56,21 @@ class TokenSearch:
         """A per-call seed tensor (sampling only); None for deterministic strategies."""
         return None
 
-    def __call__(self, encode, initial_state, decode_step, source_ids):
+    def __call__(self, encode, initial_state, decode_step, source_ids, *, source_pad_id=PAD_ID,
+                 target_special_ids=DEFAULT_SPECIAL_IDS):
+        special = target_special_ids
+        ending = ending_ids(special, self.stop_ids)
         source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
         batch_size = tf.shape(source_ids)[0]
         memory = encode(source_ids)
         state = initial_state(memory, self.max_length)
         seed = self.call_seed()
 
-        ids = tf.zeros([batch_size, self.max_length], tf.int32)  # (batch, max_length)
+        ids = tf.fill([batch_size, self.max_length], special.pad)  # (batch, max_length)
         scores = tf.zeros([batch_size], tf.float32)
         lengths = tf.zeros([batch_size], tf.int32)
         finished = tf.zeros([batch_size], tf.bool)
-        tokens = tf.fill([batch_size], START_ID)
+        tokens = tf.fill([batch_size], special.start)
         positions = tf.range(self.max_length)
 
         def condition(step, tokens, state, ids, scores, lengths, finished):
@@ -69,12 +78,12 @@ class TokenSearch:
 
         def body(step, tokens, state, ids, scores, lengths, finished):
             logits, state = decode_step(tokens, state, memory, step)[:2]  # (batch, vocab)
-            log_probs = next_token_log_probs(logits, step, self.min_length)
-            next_tokens = tf.where(finished, PAD_ID, self.pick(log_probs, step, seed))  # (batch,)
+            log_probs = next_token_log_probs(logits, step, self.min_length, special, self.stop_ids)
+            next_tokens = tf.where(finished, special.pad, self.pick(log_probs, step, seed))  # (batch,)
             scores += tf.where(finished, 0.0, tf.gather(log_probs, next_tokens, batch_dims=1))
             lengths += tf.cast(tf.logical_not(finished), tf.int32)
             ids = tf.where(tf.equal(positions, step)[tf.newaxis, :], next_tokens[:, tf.newaxis], ids)
-            finished = tf.logical_or(finished, tf.equal(next_tokens, END_ID))
+            finished = tf.logical_or(finished, is_any_of(next_tokens, ending))
             return step + 1, next_tokens, state, ids, scores, lengths, finished
 
         _, _, _, ids, scores, lengths, _ = tf.while_loop(

@@ -1,8 +1,13 @@
 """A stacked recurrent decoder with optional Bahdanau or Luong attention.
 
 Keras 3's `RNN` has no `constants` argument, so the decoder runs its own loop
-over time (`keras.ops.scan`) around `step`, the very function that incremental
-decoding (`decode_step`) calls: training and inference share one code path.
+over time (`scan_time`). With input feeding the attention is part of the
+recurrence, and the loop runs `step`, the very function that incremental
+decoding (`decode_step`) calls. Without it (no attention, Luong's default,
+Bahdanau with `input_feeding=False`) only the cells recur: the loop runs the
+cells alone (`_run_cells`, which `step` also calls) and the attention of every
+target position is computed afterwards in one batched call, the same arithmetic
+as stepping (the tests hold teacher-forced logits to `decode_step`'s).
 """
 
 import keras
@@ -197,13 +202,7 @@ class RNNDecoder(keras.layers.Layer):
         elif "feed" in state:
             x = ops.concatenate([x, state["feed"]], axis=-1)
 
-        new_cells = []
-        for i, (cell, cell_state) in enumerate(zip(self.cells, state["cells"])):
-            output, new_state = cell(x, list(cell_state), training=training)
-            if self.residual and i > 0:
-                output = output + x
-            new_cells.append(list(new_state))
-            x = output
+        x, new_cells = self._run_cells(x, state["cells"], training)
         new_state = {"cells": new_cells}
 
         if self.attention_layer is None:
@@ -215,6 +214,17 @@ class RNNDecoder(keras.layers.Layer):
             new_state["feed"] = output
         return output, new_state, weights
 
+    def _run_cells(self, x, cell_states, training):
+        """The stacked cells on one time step: `(top output (batch, units), new per-layer states)`."""
+        new_cells = []
+        for i, (cell, cell_state) in enumerate(zip(self.cells, cell_states)):
+            output, new_state = cell(x, list(cell_state), training=training)
+            if self.residual and i > 0:
+                output = output + x
+            new_cells.append(list(new_state))
+            x = output
+        return x, new_cells
+
     def _attend(self, query, memory):
         return self.attention_layer(query, memory["values"], values_mask=memory["mask"], keys=memory["keys"])
 
@@ -224,6 +234,20 @@ class RNNDecoder(keras.layers.Layer):
         memory = self.prepare_memory(encoder_result, source_mask)
         state = self.initial_state(memory)
         inputs = self.dropout_layer(inputs, training=training)
+        if self.input_feeding:
+            outputs, weights = self._step_over_time(inputs, state, memory, training)
+        else:
+            outputs, weights = self._cells_then_attention(inputs, state, memory, training)
+        outputs = self.dropout_layer(outputs, training=training)
+        if return_attention:
+            if weights is None:
+                src_len = ops.shape(memory["values"])[1]
+                weights = ops.zeros((ops.shape(outputs)[0], ops.shape(outputs)[1], src_len), dtype=outputs.dtype)
+            return outputs, weights
+        return outputs
+
+    def _step_over_time(self, inputs, state, memory, training):
+        """`step` at every position (input feeding): outputs `(batch, tgt_len, units)`, weights or None."""
         src_len = ops.shape(memory["values"])[1]
 
         def body(carry, x_t):
@@ -233,11 +257,21 @@ class RNNDecoder(keras.layers.Layer):
             return carry, (output, weights)
 
         _, (outputs, weights) = scan_time(body, state, ops.transpose(inputs, (1, 0, 2)))
-        outputs = ops.transpose(outputs, (1, 0, 2))  # (batch, tgt_len, units)
-        outputs = self.dropout_layer(outputs, training=training)
-        if return_attention:
-            return outputs, ops.transpose(weights, (1, 0, 2))  # (batch, tgt_len, src_len)
-        return outputs
+        return ops.transpose(outputs, (1, 0, 2)), ops.transpose(weights, (1, 0, 2))  # (batch, tgt_len, ...)
+
+    def _cells_then_attention(self, inputs, state, memory, training):
+        """The cells over time, then one batched attention: outputs `(batch, tgt_len, units)`, weights or None."""
+
+        def body(cell_states, x_t):
+            top, cell_states = self._run_cells(x_t, cell_states, training)
+            return cell_states, top
+
+        _, top = scan_time(body, state["cells"], ops.transpose(inputs, (1, 0, 2)))
+        top = ops.transpose(top, (1, 0, 2))  # (batch, tgt_len, units): s_t for every t
+        if self.attention_layer is None:
+            return top, None
+        context, weights = self._attend(top, memory)  # (batch, tgt_len, units_v), (batch, tgt_len, src_len)
+        return self.attention_projection(ops.concatenate([top, context], axis=-1)), weights  # h̃_t
 
     def compute_output_shape(self, inputs_shape, encoder_result_shape=None, source_mask_shape=None):
         return tuple(inputs_shape[:-1]) + (self.units,)

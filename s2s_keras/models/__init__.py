@@ -2,9 +2,9 @@
 
 from s2s_keras.models import rnn  # noqa: F401  (registers the recurrent models)
 from s2s_keras.models import transformer  # noqa: F401  (registers the Transformers)
-from s2s_keras.models.recipe import PLAIN, Recipe
+from s2s_keras.models.recipe import PLAIN, CorpusRule, Recipe
 from s2s_keras.models.registry import REGISTRY, build_model, get_recipe, list_models, model_defaults
 from s2s_keras.models.seq2seq import Seq2SeqModel, assemble_seq2seq
 
-__all__ = ["PLAIN", "REGISTRY", "Recipe", "Seq2SeqModel", "assemble_seq2seq", "build_model", "get_recipe",
+__all__ = ["PLAIN", "REGISTRY", "CorpusRule", "Recipe", "Seq2SeqModel", "assemble_seq2seq", "build_model", "get_recipe",
            "list_models", "model_defaults"]

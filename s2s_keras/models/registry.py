@@ -2,15 +2,54 @@
 
 import inspect
 
+from s2s_keras.data.special_ids import SpecialIds
 from s2s_keras.models.recipe import PLAIN, Recipe
+
+# Arguments every builder receives from the registry; all its other keywords are overrides.
+VOCABULARY_ARGUMENTS = ("source_vocab_size", "target_vocab_size", "source_special_ids", "target_special_ids")
+
+
+def variant_builder(build, name, fixed, defaults=None, doc=None):
+    """A builder for the registry: `build` with some arguments fixed and some defaults changed.
+
+    Its signature is `build`'s without the fixed arguments (so `model_defaults`
+    lists exactly the overrides), with `defaults` applied.
+
+    Args:
+        build: the family's build function (keyword-only arguments).
+        name: the registered name (the builder's `__name__` is `build_NAME`).
+        fixed: arguments the variant sets and users cannot override, e.g. `{"cell": "gru"}`.
+        defaults: changed defaults of overridable arguments, e.g. `{"units": 256}`.
+        doc: the builder's docstring.
+
+    Returns:
+        The builder function.
+    """
+    defaults = defaults or {}
+    signature = inspect.signature(build)
+    unknown = sorted((set(fixed) | set(defaults)) - set(signature.parameters))
+    if unknown:
+        raise ValueError(f"{build.__name__} has no argument(s) {unknown}.")
+    parameters = [p.replace(default=defaults.get(key, p.default))
+                  for key, p in signature.parameters.items() if key not in fixed]
+
+    def builder(**kwargs):
+        return build(**{**defaults, **kwargs}, **fixed)
+
+    builder.__signature__ = signature.replace(parameters=parameters)
+    builder.__name__ = builder.__qualname__ = f"build_{name}"
+    builder.__doc__ = doc
+    return builder
 
 
 class ModelRegistry:
     """Maps model names to builder functions; rejects duplicates and unknown names.
 
-    A builder is a function taking keyword-only arguments, two of which are
-    `source_vocab_size` and `target_vocab_size`; every other keyword is an
-    override with a documented default. Each name also carries a `Recipe`:
+    A builder is a function taking keyword-only arguments: `source_vocab_size`
+    and `target_vocab_size`, optionally `source_special_ids` and
+    `target_special_ids` (the tokenizers' `SpecialIds`, passed to
+    `assemble_seq2seq`); every other keyword is an override with a
+    documented default. Each name also carries a `Recipe`:
     the settings that train it well (`PLAIN` when none is given).
     """
 
@@ -49,10 +88,11 @@ class ModelRegistry:
         return {
             key: p.default
             for key, p in parameters.items()
-            if key not in ("source_vocab_size", "target_vocab_size")
+            if key not in VOCABULARY_ARGUMENTS
         }
 
-    def build(self, name, *, source_vocab_size, target_vocab_size, **overrides):
+    def build(self, name, *, source_vocab_size, target_vocab_size, source_special_ids=None, target_special_ids=None,
+              **overrides):
         builder = self.get(name)
         valid = self.overrides(name)
         unknown = sorted(set(overrides) - set(valid))
@@ -62,10 +102,17 @@ class ModelRegistry:
             )
         for key, value in overrides.items():
             check_override_type(name, key, value, valid[key])
-        for key, size in (("source_vocab_size", source_vocab_size), ("target_vocab_size", target_vocab_size)):
-            if not isinstance(size, int) or isinstance(size, bool) or size <= 4:
-                raise ValueError(f"`{key}` must be an integer above 4 (ids 0-3 are reserved). Received: {key}={size!r}")
-        return builder(source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, **overrides)
+        ids = {}
+        for side, size, special in (("source", source_vocab_size, source_special_ids),
+                                    ("target", target_vocab_size, target_special_ids)):
+            special = SpecialIds.from_config(special)
+            smallest = max(max(special.as_tuple()) + 1, len(special.as_tuple()) + 1)  # every special id and a token
+            if not isinstance(size, int) or isinstance(size, bool) or size < smallest:
+                raise ValueError(f"`{side}_vocab_size` must be an integer of at least {smallest} (the special ids "
+                                 f"{special.to_config()} and one token). Received: {side}_vocab_size={size!r}")
+            if special != SpecialIds():  # builders registered without these arguments keep working
+                ids[f"{side}_special_ids"] = special
+        return builder(source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, **ids, **overrides)
 
 
 def check_override_type(model, key, value, default):
@@ -90,13 +137,16 @@ def check_override_type(model, key, value, default):
 REGISTRY = ModelRegistry()
 
 
-def build_model(name, *, source_vocab_size, target_vocab_size, **overrides):
+def build_model(name, *, source_vocab_size, target_vocab_size, source_special_ids=None, target_special_ids=None,
+                **overrides):
     """Builds the registered model `name` as a functional `keras.Model`.
 
     Args:
         name: a name from `list_models()`, e.g. "gru_attention".
-        source_vocab_size: source vocabulary size (ids 0-3 are reserved).
+        source_vocab_size: source vocabulary size (`source_tokenizer.vocab_size`).
         target_vocab_size: target vocabulary size.
+        source_special_ids, target_special_ids: the tokenizers' `SpecialIds`
+            (`tokenizer.special_ids`; default: ids 0-3 as the project's tokenizers have).
         **overrides: builder arguments to change (see `model_defaults(name)`).
 
     Returns:
@@ -109,7 +159,8 @@ def build_model(name, *, source_vocab_size, target_vocab_size, **overrides):
     Example:
     >>> model = build_model("gru_attention", source_vocab_size=100, target_vocab_size=120, units=64)
     """
-    return REGISTRY.build(name, source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, **overrides)
+    return REGISTRY.build(name, source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size,
+                          source_special_ids=source_special_ids, target_special_ids=target_special_ids, **overrides)
 
 
 def list_models():

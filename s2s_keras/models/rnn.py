@@ -17,7 +17,7 @@ import keras
 
 from s2s_keras.layers import RNNDecoder, RNNEncoder
 from s2s_keras.models.recipe import RNN_RECIPE
-from s2s_keras.models.registry import REGISTRY
+from s2s_keras.models.registry import REGISTRY, variant_builder
 from s2s_keras.models.seq2seq import (
     DECODER,
     ENCODER,
@@ -44,6 +44,8 @@ def build_rnn_seq2seq(
     attention_units=None,
     luong_score="general",
     input_feeding=None,
+    source_special_ids=None,
+    target_special_ids=None,
 ):
     """Builds a recurrent encoder–decoder `Seq2SeqModel`.
 
@@ -61,11 +63,13 @@ def build_rnn_seq2seq(
         attention_units: Bahdanau scoring size (defaults to `units`).
         luong_score: "dot", "general" or "concat" for Luong attention.
         input_feeding: see `RNNDecoder` (default: on for Bahdanau, off for Luong).
+        source_special_ids, target_special_ids: the tokenizers' `SpecialIds` (default: ids 0-3).
 
     Returns:
         A `Seq2SeqModel`.
     """
-    source_embedding = keras.layers.Embedding(source_vocab_size, embedding_dim, mask_zero=True, name=SOURCE_EMBEDDING)
+    # The encoder gets the source mask explicitly (`assemble_seq2seq`), whatever the padding id.
+    source_embedding = keras.layers.Embedding(source_vocab_size, embedding_dim, name=SOURCE_EMBEDDING)
     # The decoder is causal and the loss masks padding, so the target embedding carries no mask.
     target_embedding = keras.layers.Embedding(target_vocab_size, embedding_dim, name=TARGET_EMBEDDING)
     encoder = RNNEncoder(
@@ -77,22 +81,14 @@ def build_rnn_seq2seq(
         luong_score=luong_score, input_feeding=input_feeding, dropout=dropout, residual=residual, name=DECODER,
     )
     output_projection = keras.layers.Dense(target_vocab_size, dtype="float32", name=OUTPUT_PROJECTION)
-    return assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name=name)
+    return assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name=name,
+                            source_special_ids=source_special_ids, target_special_ids=target_special_ids)
 
 
 def _register(name, cell, attention, bidirectional):  # every RNN model trains with the family's recipe
-    def builder(*, source_vocab_size, target_vocab_size, embedding_dim=256, units=512, num_layers=1,
-                bidirectional=bidirectional, dropout=0.1, residual=False, attention_units=None,
-                luong_score="general", input_feeding=None):
-        return build_rnn_seq2seq(
-            source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, cell=cell,
-            attention=attention, name=name, embedding_dim=embedding_dim, units=units, num_layers=num_layers,
-            bidirectional=bidirectional, dropout=dropout, residual=residual, attention_units=attention_units,
-            luong_score=luong_score, input_feeding=input_feeding,
-        )
-
-    builder.__name__ = f"build_{name}"
-    builder.__doc__ = f"Builds {name!r}: {cell} cells, attention={attention!r}, bidirectional encoder={bidirectional}."
+    doc = f"Builds {name!r}: {cell} cells, attention={attention!r}, bidirectional encoder={bidirectional}."
+    builder = variant_builder(build_rnn_seq2seq, name, fixed={"cell": cell, "attention": attention, "name": name},
+                              defaults={"bidirectional": bidirectional}, doc=doc)
     REGISTRY.register(name, builder, recipe=RNN_RECIPE)
 
 

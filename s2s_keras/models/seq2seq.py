@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from s2s_keras.data.tokens import PAD_ID
+from s2s_keras.data.special_ids import SpecialIds
 from s2s_keras.keras_compat import FirstReplicaSymbolicBuild
 
 # The layer names every registered model uses, so the inference functions find them.
@@ -25,11 +25,34 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
     layers: `encode(source) -> memory`, `initial_state(memory, max_length) ->
     state` and `decode_step(token_ids, state, memory, step) -> (logits, state)`.
     It saves and loads as any functional model (`model.save("m.keras")`).
+
+    `source_special_ids` and `target_special_ids` (`SpecialIds`) are the
+    tokenizers' special ids the model was built for: the source padding id
+    it masks, and the target start, end and padding ids the searches use.
+    They are saved with the model; a model saved without them has the
+    default ids 0-3.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, source_special_ids=None, target_special_ids=None, **kwargs):
         super().__init__(*args, **kwargs)
         object.__setattr__(self, "_train_batch_transform", None)  # not tracked: no weight, not saved
+        object.__setattr__(self, "source_special_ids", SpecialIds.from_config(source_special_ids))
+        object.__setattr__(self, "target_special_ids", SpecialIds.from_config(target_special_ids))
+
+    def get_config(self):
+        config = super().get_config()
+        config["special_ids"] = {"source": self.source_special_ids.to_config(),
+                                 "target": self.target_special_ids.to_config()}
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        special_ids = config.pop("special_ids", None) or {}  # absent in models saved before they were recorded
+        model = super().from_config(config, custom_objects=custom_objects)
+        object.__setattr__(model, "source_special_ids", SpecialIds.from_config(special_ids.get("source")))
+        object.__setattr__(model, "target_special_ids", SpecialIds.from_config(special_ids.get("target")))
+        return model
 
     def set_train_batch_transform(self, transform):
         """Applies `transform(model, batch) -> batch` to every training batch inside the training step.
@@ -59,7 +82,7 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
         """Encodes source ids into the decoder's memory, computed once per sentence.
 
         Args:
-            source: int32 `(batch, src_len)` ids, 0 on padding.
+            source: int32 `(batch, src_len)` ids, `source_special_ids.pad` on padding.
             training: whether dropout is active.
 
         Returns:
@@ -71,10 +94,11 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
         Example:
         >>> memory = model.encode(source_ids)  # doctest: +SKIP
         >>> state = model.initial_state(memory, max_length=50)  # doctest: +SKIP
-        >>> logits, state = model.decode_step(tf.fill([batch], START_ID), state, memory, step=0)  # doctest: +SKIP
+        >>> start = tf.fill([batch], model.target_special_ids.start)  # doctest: +SKIP
+        >>> logits, state = model.decode_step(start, state, memory, step=0)  # doctest: +SKIP
         """
         source = ops.convert_to_tensor(source, dtype="int32")
-        source_mask = ops.not_equal(source, PAD_ID)  # (batch, src_len)
+        source_mask = ops.not_equal(source, self.source_special_ids.pad)  # (batch, src_len)
         embedded = self.get_layer(SOURCE_EMBEDDING)(source)
         encoder_result = self.get_layer(ENCODER)(embedded, mask=source_mask, training=training)
         return self.get_layer(DECODER).prepare_memory(encoder_result, source_mask)
@@ -114,7 +138,7 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
     def attention_weights(self, source, target_in):
         """Teacher-forced attention weights `(batch, tgt_len, src_len)` for plotting."""
         source = ops.convert_to_tensor(source, dtype="int32")
-        source_mask = ops.not_equal(source, PAD_ID)
+        source_mask = ops.not_equal(source, self.source_special_ids.pad)  # (batch, src_len)
         encoder_result = self.get_layer(ENCODER)(self.get_layer(SOURCE_EMBEDDING)(source), mask=source_mask)
         embedded = self.get_layer(TARGET_EMBEDDING)(ops.convert_to_tensor(target_in, dtype="int32"))
         _, weights = self.get_layer(DECODER)(embedded, encoder_result, source_mask=source_mask, return_attention=True)
@@ -134,8 +158,14 @@ def _rank_one_logs_for_multi_worker(logs):
             for name, value in logs.items()}
 
 
-def assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name):
-    """Wires the five named layers into a `Seq2SeqModel` with the functional API."""
+def assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name,
+                     source_special_ids=None, target_special_ids=None):
+    """Wires the five named layers into a `Seq2SeqModel` with the functional API.
+
+    `source_special_ids` / `target_special_ids`: the tokenizers' `SpecialIds`
+    (default: ids 0-3); the source padding id is masked.
+    """
+    source_special_ids = SpecialIds.from_config(source_special_ids)
     for layer, expected in (
         (source_embedding, SOURCE_EMBEDDING),
         (target_embedding, TARGET_EMBEDDING),
@@ -147,8 +177,9 @@ def assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, outpu
             raise ValueError(f"The {expected} layer must be named {expected!r}. Received: name={layer.name!r}")
     source = keras.Input(shape=(None,), dtype="int32", name="source")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
-    source_mask = ops.not_equal(source, PAD_ID)  # (batch, src_len)
+    source_mask = ops.not_equal(source, source_special_ids.pad)  # (batch, src_len)
     encoder_result = encoder(source_embedding(source), mask=source_mask)
     decoded = decoder(target_embedding(target_in), encoder_result, source_mask=source_mask)  # (batch, tgt_len, units)
     logits = output_projection(decoded)  # (batch, tgt_len, target_vocab)
-    return Seq2SeqModel(inputs={"source": source, "target_in": target_in}, outputs=logits, name=name)
+    return Seq2SeqModel(inputs={"source": source, "target_in": target_in}, outputs=logits, name=name,
+                        source_special_ids=source_special_ids, target_special_ids=target_special_ids)

@@ -20,7 +20,7 @@ import keras
 
 from s2s_keras.layers import PositionalEmbedding, TiedOutputProjection, TransformerDecoder, TransformerEncoder
 from s2s_keras.models.recipe import TRANSFORMER_RECIPE
-from s2s_keras.models.registry import REGISTRY
+from s2s_keras.models.registry import REGISTRY, variant_builder
 from s2s_keras.models.seq2seq import (
     DECODER,
     ENCODER,
@@ -50,6 +50,8 @@ def build_transformer_seq2seq(
     max_length=256,
     share_embeddings=False,
     tie_output_projection=False,
+    source_special_ids=None,
+    target_special_ids=None,
 ):
     """Builds a Transformer encoder–decoder `Seq2SeqModel`.
 
@@ -71,6 +73,7 @@ def build_transformer_seq2seq(
             vocabularies must then be the same size, i.e. one joint vocabulary).
         tie_output_projection: the output projection is the target token table,
             transposed (plus a bias).
+        source_special_ids, target_special_ids: the tokenizers' `SpecialIds` (default: ids 0-3).
 
     Returns:
         A `Seq2SeqModel`.
@@ -114,26 +117,16 @@ def build_transformer_seq2seq(
         output_projection = TiedOutputProjection(target_table, dtype="float32", name=OUTPUT_PROJECTION)
     else:
         output_projection = keras.layers.Dense(target_vocab_size, dtype="float32", name=OUTPUT_PROJECTION)
-    return assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name=name)
+    return assemble_seq2seq(source_embedding, target_embedding, encoder, decoder, output_projection, name=name,
+                            source_special_ids=source_special_ids, target_special_ids=target_special_ids)
 
 
 def _register(name, description, recipe, **sizes):
-    def builder(*, source_vocab_size, target_vocab_size, d_model=sizes["d_model"],
-                num_encoder_layers=sizes["num_layers"], num_decoder_layers=sizes["num_layers"],
-                num_heads=sizes["num_heads"], intermediate_dim=sizes["intermediate_dim"], dropout=0.1,
-                attention_dropout=None, activation_dropout=None, activation="relu", normalize_first=False,
-                positions="sinusoidal", max_length=256, share_embeddings=False, tie_output_projection=False):
-        return build_transformer_seq2seq(
-            source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, name=name, d_model=d_model,
-            num_encoder_layers=num_encoder_layers, num_decoder_layers=num_decoder_layers, num_heads=num_heads,
-            intermediate_dim=intermediate_dim, dropout=dropout, attention_dropout=attention_dropout,
-            activation_dropout=activation_dropout, activation=activation, normalize_first=normalize_first,
-            positions=positions, max_length=max_length, share_embeddings=share_embeddings,
-            tie_output_projection=tie_output_projection,
-        )
-
-    builder.__name__ = f"build_{name}"
-    builder.__doc__ = f"Builds {name!r}: {description} (see `build_transformer_seq2seq` for the overrides)."
+    doc = f"Builds {name!r}: {description} (see `build_transformer_seq2seq` for the overrides)."
+    defaults = {"d_model": sizes["d_model"], "num_encoder_layers": sizes["num_layers"],
+                "num_decoder_layers": sizes["num_layers"], "num_heads": sizes["num_heads"],
+                "intermediate_dim": sizes["intermediate_dim"], "max_length": 256}
+    builder = variant_builder(build_transformer_seq2seq, name, fixed={"name": name}, defaults=defaults, doc=doc)
     REGISTRY.register(name, builder, recipe=recipe)
 
 

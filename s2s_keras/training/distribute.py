@@ -73,7 +73,4 @@ def distribute_options(dataset, strategy=None):
         return dataset
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    sharded = dataset.with_options(options)
-    if hasattr(dataset, "pipeline_stats"):
-        sharded.pipeline_stats = dataset.pipeline_stats
-    return sharded
+    return dataset.with_options(options)

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from s2s_keras.data.tokens import PAD_ID
+from s2s_keras.data.special_ids import PAD_ID
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -86,11 +86,12 @@ def _global_sum(value):
     return tf.stop_gradient(context.all_reduce("SUM", value))
 
 
-def masked_loss(label_smoothing=0.0):
+def masked_loss(label_smoothing=0.0, pad_id=PAD_ID):
     """The masked cross-entropy loss for `model.compile`.
 
     Args:
         label_smoothing: ε in [0, 1) (see `MaskedSparseCategoricalCrossentropy`).
+        pad_id: the target padding id (`target_tokenizer.pad_id`).
 
     Returns:
         A `MaskedSparseCategoricalCrossentropy`: token-level cross-entropy from
@@ -99,4 +100,4 @@ def masked_loss(label_smoothing=0.0):
     Example:
     >>> model.compile(optimizer="adam", loss=masked_loss(label_smoothing=0.1))  # doctest: +SKIP
     """
-    return MaskedSparseCategoricalCrossentropy(label_smoothing=label_smoothing)
+    return MaskedSparseCategoricalCrossentropy(label_smoothing=label_smoothing, pad_id=pad_id)

@@ -1,9 +1,9 @@
-"""Masked token accuracy: padding (id 0) never counts."""
+"""Masked token accuracy: padding (the target pad id, 0 by default) never counts."""
 
 import keras
 from keras import ops
 
-from s2s_keras.data.tokens import PAD_ID
+from s2s_keras.data.special_ids import PAD_ID
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")
@@ -46,13 +46,13 @@ class MaskedAccuracy(keras.metrics.Metric):
         return {**super().get_config(), "pad_id": self.pad_id}
 
 
-def masked_accuracy(y_true, y_pred):
+def masked_accuracy(y_true, y_pred, pad_id=PAD_ID):
     """Per-batch masked token accuracy, as a plain function (the TF text tutorial's).
 
     In `compile(metrics=[...])` Keras averages it over batches; `MaskedAccuracy`
     weighs every token equally instead.
     """
     y_true = ops.cast(y_true, "int32")
-    mask = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
+    mask = ops.cast(ops.not_equal(y_true, pad_id), "float32")
     hits = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), "float32")
     return ops.divide_no_nan(ops.sum(hits * mask), ops.sum(mask))

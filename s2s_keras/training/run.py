@@ -140,22 +140,43 @@ def resolve_run_settings(settings):
     (a resumed run) or the model's recipe, and resolves `dtype_policy="auto"`
     (printing the choice and its measurement).
 
+    A new run whose recipe has `corpus_rules` counts its training pairs first
+    and trains with the recipe for that corpus (`Recipe.for_corpus`).
+
     Returns:
         `(resolved TrainSettings, record, recorded)`: record holds "provenance",
-        "recipe_settings" and "dtype_policy_reason"; recorded is the folder's
-        `run.json` (None for a new run).
+        "recipe_settings", "corpus_rule" and "dtype_policy_reason"; recorded is
+        the folder's `run.json` (None for a new run).
     """
     recorded = recorded_settings(settings.output)
     _, recipe = recipe_of(settings)
-    resolved, provenance = resolve_settings(settings, recorded)
+    corpus_rule = None
+    if recipe.corpus_rules and recorded is None:  # a resumed run keeps what it recorded
+        pairs = count_training_pairs(settings)
+        recipe, rule = recipe.for_corpus(pairs)
+        if rule is not None:
+            corpus_rule = {"pairs": pairs, "max_pairs": rule.max_pairs, "changes": rule.changes}
+            print(f"Corpus: {pairs:,} training pairs, at most {rule.max_pairs:,}: the recipe for this size changes "
+                  f"{rule.changes} ({rule.note})")
+    elif recorded is not None:
+        corpus_rule = recorded.get("corpus_rule")
+    resolved, provenance = resolve_settings(settings, recorded, recipe=recipe)
     policy, reason = resolve_dtype_policy(resolved.dtype_policy)
     if reason:
         print(f"Precision: {reason}")
     elif recorded is not None and resolved.dtype_policy == recorded.get("dtype_policy"):
         reason = recorded.get("dtype_policy_reason")
     resolved = dataclasses.replace(resolved, dtype_policy=policy)
-    record = {"provenance": provenance, "recipe_settings": recipe.settings(), "dtype_policy_reason": reason}
+    record = {"provenance": provenance, "recipe_settings": recipe.settings(), "corpus_rule": corpus_rule,
+              "dtype_policy_reason": reason}
     return resolved, record, recorded
+
+
+def count_training_pairs(settings):
+    """The number of pairs in the run's training data (read once)."""
+    source = open_source(settings.data, settings.columns, settings.tfds_keys, "train", settings.task_size,
+                         settings.seed)
+    return count_batches(source)
 
 
 def _check_model_settings(settings):
@@ -240,10 +261,13 @@ def _compile_model(settings, strategy, tokenizers):
     source_tokenizer, target_tokenizer = tokenizers
     with strategy.scope() if strategy else contextlib.nullcontext(), global_dtype_policy(settings.dtype_policy):
         model = build_model(settings.model, source_vocab_size=source_tokenizer.vocab_size,
-                            target_vocab_size=target_tokenizer.vocab_size, **settings.overrides)
+                            target_vocab_size=target_tokenizer.vocab_size,
+                            source_special_ids=source_tokenizer.special_ids,
+                            target_special_ids=target_tokenizer.special_ids, **settings.overrides)
+        pad_id = target_tokenizer.pad_id
         model.compile(optimizer=FusedAdam(recipe_learning_rate(settings.learning_rate, settings.warmup_steps)),
-                      loss=masked_loss(label_smoothing=settings.label_smoothing),
-                      metrics=[MaskedAccuracy()], jit_compile=settings.jit_compile)
+                      loss=masked_loss(label_smoothing=settings.label_smoothing, pad_id=pad_id),
+                      metrics=[MaskedAccuracy(pad_id=pad_id)], jit_compile=settings.jit_compile)
     return model
 
 

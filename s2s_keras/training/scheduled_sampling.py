@@ -16,13 +16,13 @@ import math
 import keras
 import tensorflow as tf
 
-from s2s_keras.data.tokens import PAD_ID
+from s2s_keras.data.special_ids import PAD_ID
 
 
 def mix_predictions(model, data, probability, seed=None):
     """Replaces reference tokens of `target_in` by the model's predictions.
 
-    Position 0 (`[START]`) and padding are never replaced; every other
+    Position 0 (`[START]`) and padding (the model's target pad id) are never replaced; every other
     position is, independently, with `probability`.
 
     Args:
@@ -36,11 +36,12 @@ def mix_predictions(model, data, probability, seed=None):
     """
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     target_in = tf.convert_to_tensor(x["target_in"], tf.int32)  # (batch, tgt_len)
+    pad_id = getattr(getattr(model, "target_special_ids", None), "pad", PAD_ID)
     logits = tf.stop_gradient(model(x, training=False))  # (batch, tgt_len, vocab)
     predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)  # prediction for position t + 1
     shifted = tf.concat([target_in[:, :1], predictions[:, :-1]], axis=1)  # what the model would read at t
     coins = tf.random.uniform(tf.shape(target_in), seed=seed) < tf.cast(probability, tf.float32)
-    replace = coins & (tf.range(tf.shape(target_in)[1]) > 0)[tf.newaxis, :] & tf.not_equal(target_in, PAD_ID)
+    replace = coins & (tf.range(tf.shape(target_in)[1]) > 0)[tf.newaxis, :] & tf.not_equal(target_in, pad_id)
     mixed = {**x, "target_in": tf.where(replace, shifted, target_in)}
     return keras.utils.pack_x_y_sample_weight(mixed, y, sample_weight)
 

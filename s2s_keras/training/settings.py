@@ -26,7 +26,7 @@ class _FromRecipe:
 
 FROM_RECIPE = _FromRecipe()
 # The settings a recipe covers (`Recipe` fields; `overrides` merge key by key).
-RECIPE_FIELDS = tuple(f.name for f in dataclasses.fields(Recipe) if f.name != "note")
+RECIPE_FIELDS = tuple(f.name for f in dataclasses.fields(Recipe) if f.name not in ("note", "corpus_rules"))
 # Settings that must not change between a run and its resumption (the batching too: the backup
 # counts the batches of the epoch already trained, which other batches would not match).
 FIXED_SETTINGS = ("model", "data", "columns", "tfds_keys", "tokenizer", "vocab_size", "lower", "overrides",
@@ -140,7 +140,7 @@ def recipe_of(settings):
     raise ValueError(f"`recipe` must be 'model', 'none' or a Recipe. Received: recipe={settings.recipe!r}")
 
 
-def resolve_settings(settings, recorded=None):
+def resolve_settings(settings, recorded=None, recipe=None):
     """Fills every `FROM_RECIPE` field of `settings`; says where each recipe field came from.
 
     Args:
@@ -149,6 +149,8 @@ def resolve_settings(settings, recorded=None):
             user did not give keep their recorded value, so a resumed run trains
             on with what it started with even if the recipe changed since. A
             `run.json` from before recipes recorded the plain settings.
+        recipe: the `Recipe` to fill from instead of the one `settings.recipe`
+            names (e.g. that recipe for the run's corpus, `Recipe.for_corpus`).
 
     Returns:
         `(resolved, provenance)`: a `TrainSettings` without `FROM_RECIPE`
@@ -156,8 +158,9 @@ def resolve_settings(settings, recorded=None):
         "plain" | "recorded"}` for the recipe fields, with a dict per key for
         `overrides`.
     """
-    label, recipe = recipe_of(settings)
-    recipe_source = "plain" if recipe is PLAIN else "recipe"
+    label, named = recipe_of(settings)
+    recipe = named if recipe is None else recipe
+    recipe_source = "plain" if named is PLAIN else "recipe"
     recorded_provenance = (recorded or {}).get("provenance", {})
     values, provenance = {}, {}
     for name in RECIPE_FIELDS:

@@ -11,7 +11,7 @@ from s2s_keras.data.pipeline import (
     add_start_end, batch_by_length, count_pairs, default_bucket_boundaries, limit_length, report_counts, skip_empty,
     tokenize_pairs, to_model_inputs, unbatch_pairs, width_bucket_boundaries,
 )
-from s2s_keras.data.tokens import END_ID, PAD_ID, START_ID
+from s2s_keras.data.special_ids import END_ID, PAD_ID, START_ID
 
 LETTERS = "abcdefghij "
 
@@ -76,10 +76,10 @@ def test_drop_and_skip_counts_are_exact(tokenizer, capfd):
 
 def test_truncate_policy_cuts_and_counts(tokenizer):
     pairs = [("abcdefghij", "ab"), ("ab", "abcdefghij"), ("abc", "abc")]
-    dataset = make_dataset(pairs, tokenizer, tokenizer, batch_size=8, max_length=4, length_policy="truncate",
-                           shuffle=False, bucket_boundaries=[], log=False)
-    rows = all_rows(dataset)
-    assert dataset.pipeline_stats.truncated.numpy() == 2 and dataset.pipeline_stats.pairs_kept == 3
+    dataset, stats = make_dataset(pairs, tokenizer, tokenizer, batch_size=8, max_length=4, length_policy="truncate",
+                                  shuffle=False, bucket_boundaries=[], log=False, return_stats=True)
+    rows = all_rows(dataset.map(lambda x, y: (x, y)))  # the statistics outlive later transformations
+    assert stats.truncated.numpy() == 2 and stats.pairs_kept == 3
     assert [len(s) for s, _, _ in rows] == [4, 2, 3]
     assert [to[-1] for _, _, to in rows] == [END_ID] * 3  # [END] is added after truncation
     assert [len(to) for _, _, to in rows] == [3, 5, 4]
@@ -249,3 +249,26 @@ def test_the_batch_count_is_the_same_in_every_epoch_order(tokenizer):
     assert len(list(dataset)) == counted - 7
     known = with_known_cardinality(make_dataset(pairs, tokenizer, tokenizer, batch_size=64, max_length=30, log=False))
     assert int(known.cardinality()) == len(list(known)) == count_batches(known)
+
+
+class NoTokenizing:
+    """A tokenizer that fails if anything is tokenized: arguments must be checked before any tf.data work."""
+
+    def tokenize(self, strings):
+        raise AssertionError("tokenized before the arguments were checked")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(batch_size=4, tokens_per_batch=64), "exactly one"),
+    (dict(tokens_per_batch=64, max_length=None), "needs `max_length`"),
+    (dict(batch_size=4, bucket_width=2, bucket_boundaries=[4]), "at most one"),
+    (dict(batch_size=4, length_policy="cut"), "length_policy"),
+    (dict(batch_size=4, batch_shuffle_buffer_size=-1), "batch_shuffle_buffer_size"),
+    (dict(batch_size=4, batch_multiple=8), "batch_multiple"),
+    (dict(batch_size=4, bucket_boundaries=[5, 3]), "increase strictly"),
+    (dict(tokens_per_batch=8, max_length=60), "hold one pair"),
+    (dict(batch_size=0, max_length=None), "batch_size"),
+])
+def test_bad_arguments_fail_before_anything_is_tokenized(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        make_dataset([("a", "b")], NoTokenizing(), NoTokenizing(), **arguments)

@@ -6,7 +6,7 @@ from s2s_keras.data import (
     CharTokenizer, SentencePieceTokenizer, Tokenizer, WordPieceTokenizer, build_tokenizers, load_tokenizer,
     normalize_text,
 )
-from s2s_keras.data.tokens import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
+from s2s_keras.data.special_ids import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
 
 # Varied text: accents, combining marks, CJK, emoji, punctuation, RTL, ligatures, full width, odd spaces.
 TEXTS = [

@@ -9,7 +9,6 @@ import time
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from s2s_keras.data import EpochOrder, make_dataset
 from s2s_keras.data.char_tokenizer import CharTokenizer

@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import s2s_keras as s2s
 from s2s_keras.training import ScheduledSampling, inverse_sigmoid_schedule, linear_schedule, mix_predictions
