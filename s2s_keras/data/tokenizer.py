@@ -113,18 +113,22 @@ class Tokenizer(tf.Module):
 
     @property
     def pad_id(self):
+        """The padding id (`special_ids.pad`)."""
         return self.special_ids.pad
 
     @property
     def unk_id(self):
+        """The unknown-token id (`special_ids.unk`)."""
         return self.special_ids.unk
 
     @property
     def start_id(self):
+        """The start id (`special_ids.start`)."""
         return self.special_ids.start
 
     @property
     def end_id(self):
+        """The end id (`special_ids.end`)."""
         return self.special_ids.end
 
     @property

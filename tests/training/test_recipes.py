@@ -178,3 +178,53 @@ def test_the_real_measurement_is_quick_and_positive(tmp_path):
     assert not cached and time.perf_counter() - started < 4.0  # 2 s on an idle 2-core machine
     assert peaks["float32"] > 1e9 and peaks["bfloat16"] > 1e8
     assert os.path.exists(tmp_path / "peaks.json")
+
+
+def test_corpus_rules_pick_the_smallest_size_that_covers_the_corpus():
+    from s2s_keras.models import CorpusRule
+
+    small = CorpusRule(max_pairs=1_000, changes={"vocab_size": 500, "overrides": {"dropout": 0.3}})
+    medium = CorpusRule(max_pairs=50_000, changes={"overrides": {"dropout": 0.1}})
+    recipe = Recipe(vocab_size=4000, overrides={"dropout": 0.0, "units": 64}, corpus_rules=(medium, small))
+    assert recipe.for_corpus(50_001) == (recipe, None)
+    at_medium, rule = recipe.for_corpus(50_000)
+    assert rule is medium and at_medium.overrides == {"dropout": 0.1, "units": 64} and at_medium.vocab_size == 4000
+    at_small, rule = recipe.for_corpus(999)
+    assert rule is small and at_small.vocab_size == 500 and at_small.overrides == {"dropout": 0.3, "units": 64}
+    assert "corpus_rules" not in recipe.settings()
+    with pytest.raises(ValueError, match="changes"):
+        CorpusRule(max_pairs=10, changes={"vocab": 3})
+    with pytest.raises(ValueError, match="corpus_rules"):
+        Recipe(corpus_rules=({"max_pairs": 3},))
+
+
+def test_train_uses_the_recipe_for_its_corpus_size_and_a_resumed_run_keeps_it(tmp_path, monkeypatch, capsys):
+    import keras
+
+    from s2s_keras.models import CorpusRule
+
+    recipe = get_recipe("gru_attention")
+    rules = (CorpusRule(max_pairs=299, changes={"learning_rate": 7e-4}, note="tiny corpora"),
+             CorpusRule(max_pairs=400, changes={"learning_rate": 9e-4, "overrides": {"dropout": 0.25}},
+                        note="small corpora"))
+    monkeypatch.setitem(REGISTRY._recipes, "gru_attention", recipe.replace(corpus_rules=rules))
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(_tiny(tmp_path, overrides={"units": 16, "embedding_dim": 8}), callbacks=[Crash()])  # 300 task pairs
+    assert "Corpus: 300 training pairs, at most 400" in capsys.readouterr().out
+    recorded = json.loads((tmp_path / RUN_FILE).read_text())
+    assert recorded["learning_rate"] == 9e-4 and recorded["overrides"]["dropout"] == 0.25
+    assert recorded["provenance"]["learning_rate"] == "recipe"
+    assert recorded["corpus_rule"] == {"pairs": 300, "max_pairs": 400, "changes": rules[1].changes}
+    # the rules change (a newer library); the resumed run keeps the settings it started with
+    monkeypatch.setitem(REGISTRY._recipes, "gru_attention", recipe.replace(corpus_rules=rules[:1]))
+    _, _, _, logs = train(_tiny(tmp_path, overrides={"units": 16, "embedding_dim": 8}))
+    again = json.loads((tmp_path / RUN_FILE).read_text())
+    assert len(logs["loss"]) == 1 and again["learning_rate"] == 9e-4 and again["corpus_rule"] == recorded["corpus_rule"]
+    # a value the user gives wins over the rule's
+    user = train(_tiny(tmp_path / "user", learning_rate=2e-3, epochs=1))[3]
+    assert user and json.loads((tmp_path / "user" / RUN_FILE).read_text())["learning_rate"] == 2e-3
