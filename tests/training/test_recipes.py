@@ -225,6 +225,10 @@ def test_train_uses_the_recipe_for_its_corpus_size_and_a_resumed_run_keeps_it(tm
     _, _, _, logs = train(_tiny(tmp_path, overrides={"units": 16, "embedding_dim": 8}))
     again = json.loads((tmp_path / RUN_FILE).read_text())
     assert len(logs["loss"]) == 1 and again["learning_rate"] == 9e-4 and again["corpus_rule"] == recorded["corpus_rule"]
-    # a value the user gives wins over the rule's
-    user = train(_tiny(tmp_path / "user", learning_rate=2e-3, epochs=1))[3]
-    assert user and json.loads((tmp_path / "user" / RUN_FILE).read_text())["learning_rate"] == 2e-3
+    # a value the user gives wins over the rule's; the rule's other changes still apply
+    from s2s_keras.training.run import resolve_run_settings
+
+    monkeypatch.setitem(REGISTRY._recipes, "gru_attention", recipe.replace(corpus_rules=rules))
+    resolved, record, _ = resolve_run_settings(_tiny(tmp_path / "user", learning_rate=2e-3))
+    assert resolved.learning_rate == 2e-3 and resolved.overrides["dropout"] == 0.25
+    assert record["provenance"]["learning_rate"] == "user" and record["corpus_rule"]["max_pairs"] == 400
