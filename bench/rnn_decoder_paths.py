@@ -6,7 +6,7 @@ baseline is the same model forced to run `step` at every position (the path inpu
 is how the decoder trained before. Both run in this process on the same Tatoeba batches, alternating in
 rounds, so a busy machine slows both alike; the script prints tokens/s of each and their ratio.
 
-    .venv/bin/python bench/rnn_decoder_paths.py [--models lstm_luong gru_luong] [--steps 10] [--rounds 3]
+    .venv/bin/python bench/rnn_decoder_paths.py [--models lstm_luong gru_luong gru] [--steps 10] [--rounds 3]
 """
 
 import argparse
@@ -37,7 +37,7 @@ def build(name, stepwise):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["lstm_luong", "gru_luong"])
+    parser.add_argument("--models", nargs="+", default=["lstm_luong", "gru_luong", "gru"])
     parser.add_argument("--steps", type=int, default=10, help="timed steps per round and path")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens-per-batch", type=int, default=2048)
