@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
-from s2s_keras.data.special_ids import PAD_ID, SpecialIds, special_ids_of
+from s2s_keras.data.special_ids import PAD_ID, model_special_ids, special_ids_of
 from s2s_keras.decoding import GreedySearch, decode
 from s2s_keras.models.seq2seq import OUTPUT_PROJECTION, SOURCE_EMBEDDING, TARGET_EMBEDDING
 
@@ -72,8 +72,8 @@ def pad_to_buckets(source_ids, max_source_length, pad_id=PAD_ID):
 
 def check_special_ids(model, source_tokenizer, target_tokenizer):
     """Raises a clear ValueError when the tokenizers' special ids are not those the model was built with."""
-    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
-        expected = getattr(model, f"{side}_special_ids", None) or SpecialIds()
+    for side, tokenizer, expected in zip(("source", "target"), (source_tokenizer, target_tokenizer),
+                                         model_special_ids(model)):
         if special_ids_of(tokenizer) != expected:
             raise ValueError(f"The {side} tokenizer's special ids {special_ids_of(tokenizer).to_config()} are not the "
                              f"model's {expected.to_config()}: use the tokenizers the model was trained with.")

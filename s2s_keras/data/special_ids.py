@@ -70,3 +70,9 @@ DEFAULT_SPECIAL_IDS = SpecialIds()
 def special_ids_of(tokenizer):
     """`tokenizer.special_ids`, or the default ids for an object without them (e.g. a hand-made tokenizer)."""
     return getattr(tokenizer, "special_ids", None) or DEFAULT_SPECIAL_IDS
+
+
+def model_special_ids(model):
+    """`(source, target)` `SpecialIds` a model was built for; the default ids for one without them (a fake)."""
+    return (getattr(model, "source_special_ids", None) or DEFAULT_SPECIAL_IDS,
+            getattr(model, "target_special_ids", None) or DEFAULT_SPECIAL_IDS)

@@ -1,6 +1,6 @@
 """`decode`: runs a search strategy on a model's inference functions."""
 
-from s2s_keras.data.special_ids import SpecialIds
+from s2s_keras.data.special_ids import model_special_ids
 
 
 def decode(model, source_ids, search):
@@ -21,7 +21,6 @@ def decode(model, source_ids, search):
     >>> result = decode(model, source_ids, GreedySearch(max_length=20))  # doctest: +SKIP
     >>> result.ids.shape  # (batch, 1, 20)  # doctest: +SKIP
     """
-    source_special = getattr(model, "source_special_ids", None) or SpecialIds()
-    target_special = getattr(model, "target_special_ids", None) or SpecialIds()
+    source_special, target_special = model_special_ids(model)
     return search(model.encode, model.initial_state, model.decode_step, source_ids,
                   source_pad_id=source_special.pad, target_special_ids=target_special)

@@ -174,9 +174,7 @@ def resolve_run_settings(settings):
 
 def count_training_pairs(settings):
     """The number of pairs in the run's training data (read once)."""
-    source = open_source(settings.data, settings.columns, settings.tfds_keys, "train", settings.task_size,
-                         settings.seed)
-    return count_batches(source)
+    return count_batches(_open_train_source(settings))
 
 
 def _check_model_settings(settings):
@@ -187,10 +185,14 @@ def _check_model_settings(settings):
     build_model(settings.model, source_vocab_size=8, target_vocab_size=8, **settings.overrides)
 
 
+def _open_train_source(settings):
+    """The run's training pairs as a dataset."""
+    return open_source(settings.data, settings.columns, settings.tfds_keys, "train", settings.task_size, settings.seed)
+
+
 def _open_data(settings):
     """The training and validation sources (None without validation data), opened before anything is written."""
-    train_source = open_source(settings.data, settings.columns, settings.tfds_keys, "train",
-                               settings.task_size, settings.seed)
+    train_source = _open_train_source(settings)
     valid_source = None
     if _has_validation(settings):  # opened before anything is written: a missing file leaves no folder behind
         valid_source = open_source(settings.valid or settings.data, settings.columns, settings.tfds_keys,

@@ -16,7 +16,7 @@ import math
 import keras
 import tensorflow as tf
 
-from s2s_keras.data.special_ids import PAD_ID
+from s2s_keras.data.special_ids import model_special_ids
 
 
 def mix_predictions(model, data, probability, seed=None):
@@ -36,7 +36,7 @@ def mix_predictions(model, data, probability, seed=None):
     """
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     target_in = tf.convert_to_tensor(x["target_in"], tf.int32)  # (batch, tgt_len)
-    pad_id = getattr(getattr(model, "target_special_ids", None), "pad", PAD_ID)
+    pad_id = model_special_ids(model)[1].pad
     logits = tf.stop_gradient(model(x, training=False))  # (batch, tgt_len, vocab)
     predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)  # prediction for position t + 1
     shifted = tf.concat([target_in[:, :1], predictions[:, :-1]], axis=1)  # what the model would read at t
