@@ -46,6 +46,7 @@ or every --save-every batches) with the settings it recorded and the same data o
 """,
     "evaluate": """examples:
   s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5
+  s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5 --precision int8
   s2s-keras evaluate saved_models/dates --data task:dates
 """,
     "translate": """examples:
@@ -55,6 +56,7 @@ or every --save-every batches) with the settings it recorded and the same data o
 """,
     "export": """examples:
   s2s-keras export runs/spa-eng saved_models/spa-eng --beam-size 5 --length-penalty 0.6
+  s2s-keras export runs/spa-eng saved_models/spa-eng --beam-size 5 --precision int8   # a smaller export
 """,
     "average": """examples:
   s2s-keras average runs/spa-eng --last 5     # writes runs/spa-eng/model_avg5.keras
@@ -132,6 +134,14 @@ def _add_search_flags(parser):
     parser.add_argument("--early-stopping", action="store_true",
                         help="beam only: stop once the best hypothesis has ended, not every beam (faster; exact "
                              "without a length penalty)")
+
+
+def _add_precision_flag(parser):
+    # models.precision.INFERENCE_PRECISIONS, written out: `--help` must not wait for Keras to import
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16", "int8"), default=None,
+                        help="run a training run's model in this precision (default: as trained): float32; "
+                             "mixed_bfloat16 (bfloat16 arithmetic, fast on CPUs with AMX or AVX-512 BF16); int8 "
+                             "(int8 weights in every Dense and Embedding layer: a smaller export)")
 
 
 def make_parser():
@@ -217,6 +227,7 @@ def make_parser():
     evaluate.add_argument("--limit", type=_positive_int, default=None, help="score only the first N distinct sources")
     evaluate.add_argument("--batch-size", type=_positive_int, default=64)
     _add_search_flags(evaluate)
+    _add_precision_flag(evaluate)
 
     translate = add("translate", "translate sentences given as arguments, in a file, or on stdin")
     translate.add_argument("path", help="a training run folder or an exported model folder")
@@ -224,6 +235,7 @@ def make_parser():
     translate.add_argument("--file", help="a file with one sentence per line")
     translate.add_argument("--batch-size", type=_positive_int, default=64)
     _add_search_flags(translate)
+    _add_precision_flag(translate)
 
     average = add("average", "average the last N epoch checkpoints of a run into a new model")
     average.add_argument("run", help="the training run folder")
@@ -237,6 +249,7 @@ def make_parser():
     export.add_argument("--jit-compile", action="store_true",
                         help="compile the encoder and search with XLA (several times faster at small batches)")
     _add_search_flags(export)
+    _add_precision_flag(export)
 
     serve = add("serve", "serve an exported model over TF Serving's REST API")
     serve.add_argument("path", help="the exported model folder, e.g. saved_models/NAME")
@@ -271,12 +284,22 @@ def _open_translator(args):
         from s2s_keras.translator import Translator
 
         model, source_tokenizer, target_tokenizer = load_run(args.path)
-        return Translator(model, source_tokenizer, target_tokenizer, search=_search(args))
+        return Translator(_in_precision(model, args), source_tokenizer, target_tokenizer, search=_search(args))
     from s2s_keras import export
 
-    if args.beam_size:
-        print("s2s-keras: note: an export carries its own search; --beam-size is ignored", file=sys.stderr)
+    for flag, value in (("--beam-size", args.beam_size), ("--precision", args.precision)):
+        if value:
+            print(f"s2s-keras: note: an export carries its own search and precision; {flag} is ignored",
+                  file=sys.stderr)
     return export.load(args.path)
+
+
+def _in_precision(model, args):
+    if args.precision is None:
+        return model
+    from s2s_keras.models.precision import inference_copy
+
+    return inference_copy(model, args.precision)
 
 
 def _read_sentences(args):
@@ -411,7 +434,7 @@ def _run_export(args):
     from s2s_keras.translator import Translator
 
     model, source_tokenizer, target_tokenizer = load_run(args.run, model_file=args.model)
-    translator = Translator(model, source_tokenizer, target_tokenizer, search=_search(args),
+    translator = Translator(_in_precision(model, args), source_tokenizer, target_tokenizer, search=_search(args),
                             jit_compile=args.jit_compile)
     print(export.save(translator, args.target))
     return 0

@@ -4,6 +4,7 @@ The BLEU callback for training is `s2s_keras.training.BleuCallback`; the plots a
 `s2s_keras.plotting`.
 """
 
+import time
 from typing import NamedTuple
 
 import keras
@@ -20,11 +21,16 @@ class EvaluationResult(NamedTuple):
     ter: float
     signatures: dict
     hypotheses: list
+    seconds: float = None  # spent translating (`evaluate`), tracing of first calls included
 
     def summary(self):
-        return (f"BLEU {self.bleu:.2f} ({self.signatures['bleu']})\n"
-                f"chrF {self.chrf:.2f} ({self.signatures['chrf']})\n"
-                f"TER  {self.ter:.2f} ({self.signatures['ter']})")
+        lines = [f"BLEU {self.bleu:.2f} ({self.signatures['bleu']})",
+                 f"chrF {self.chrf:.2f} ({self.signatures['chrf']})",
+                 f"TER  {self.ter:.2f} ({self.signatures['ter']})"]
+        if self.seconds:
+            lines.append(f"{len(self.hypotheses) / self.seconds:.1f} sentences/s "
+                         f"({len(self.hypotheses)} in {self.seconds:.1f} s)")
+        return "\n".join(lines)
 
 
 def reference_streams(references):
@@ -75,7 +81,8 @@ def evaluate(translator, sources, references, batch_size=64, progress=False):
         progress: show a progress bar.
 
     Returns:
-        An `EvaluationResult` (bleu, chrf, ter, signatures, hypotheses).
+        An `EvaluationResult` (bleu, chrf, ter, signatures, hypotheses, and
+        the seconds spent translating).
 
     Example:
     >>> result = evaluate(translator, ["¿Dónde está?"], [["Where is it?", "Where's it?"]])  # doctest: +SKIP
@@ -83,7 +90,9 @@ def evaluate(translator, sources, references, batch_size=64, progress=False):
     """
     if len(sources) != len(references):
         raise ValueError(f"{len(sources)} sources but {len(references)} references.")
-    return score_corpus(translate_all(translator, sources, batch_size, progress), references)
+    started = time.perf_counter()
+    hypotheses = translate_all(translator, sources, batch_size, progress)
+    return score_corpus(hypotheses, references)._replace(seconds=time.perf_counter() - started)
 
 
 def group_references(pairs):

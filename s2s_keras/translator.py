@@ -137,7 +137,10 @@ class Translator(tf.Module):
         if target_limit is not None and search_length is not None and search_length > target_limit:
             raise ValueError(f"The search's max_length {search_length} is more than the model's {target_limit} "
                              "learned target positions.")
-        self.model = model
+        # The model is held without tracking and its variables are tracked instead, so that an export saves
+        # the weights the searches read and not what a compiled model also holds (its optimizer's state).
+        object.__setattr__(self, "model", model)
+        self._model_variables = list(model.variables)
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
         self.search = search
@@ -146,7 +149,7 @@ class Translator(tf.Module):
         self._search_ids = tf.function(self._run_search, jit_compile=self.jit_compile)
 
     def _run_search(self, source_ids):
-        return decode(self.model, source_ids, self.search)
+        return decode(self.model, source_ids, self.search, static_shapes=self.jit_compile)
 
     def search_ids(self, source_ids):
         """Decodes padded ids `(batch, src_len)` -> a `DecodeResult` (XLA on bucketed shapes when jit)."""

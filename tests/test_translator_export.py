@@ -203,3 +203,19 @@ def test_a_fresh_process_with_only_tensorflow_gives_the_same_output(translator, 
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "signature_def['serving_default']" in shown.stdout
     assert "inputs['inputs']" in shown.stdout and "outputs['translations']" in shown.stdout
+
+
+def test_an_export_of_a_trained_model_holds_its_weights_and_not_its_optimizer_state(translator, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.clone_model(translator.model)
+    model.compile(optimizer="adam", loss=s2s.losses.masked_loss())
+    x = {"source": np.ones((2, 5), "int32") * 5, "target_in": np.ones((2, 4), "int32") * 5}
+    model.fit(x, np.ones((2, 4), "int32") * 6, epochs=1, verbose=0)  # creates Adam's moments
+    assert len(model.optimizer.variables) > 2 * len(model.trainable_weights)
+    path = export.save(Translator(model, translator.source_tokenizer, translator.target_tokenizer), str(tmp_path))
+    reader = tf.train.load_checkpoint(os.path.join(path, "variables", "variables"))
+    saved = [name for name in reader.get_variable_to_shape_map() if name.endswith("VARIABLE_VALUE")]
+    assert not [name for name in saved if "optimizer" in name]
+    assert len([name for name in saved if "lookup" not in name.lower()]) == len(model.variables)

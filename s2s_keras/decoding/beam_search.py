@@ -6,7 +6,7 @@ from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
 from s2s_keras.decoding.logits import NEG_INF, check_stop_ids, ending_ids, is_any_of, next_token_log_probs
 from s2s_keras.decoding.result import DecodeResult
-from s2s_keras.decoding.token_search import check_max_length
+from s2s_keras.decoding.token_search import check_max_length, start_state
 
 
 def length_penalty(lengths, alpha):
@@ -28,7 +28,10 @@ def coverage_penalty(coverage, source_mask, beta):
 
 
 def keep_static_shapes(new, old):
-    """Gives loop variables back the static shapes they entered the loop with."""
+    """Gives loop variables back the static shapes they entered the loop with (traced loops only: eagerly,
+    a growing cache really changes shape)."""
+    if tf.executing_eagerly():
+        return new
 
     def restore(n, o):
         n.set_shape(o.shape)
@@ -130,8 +133,28 @@ class BeamSearch:
             scores = scores + coverage_penalty(coverage, source_mask, self.coverage_penalty)
         return scores
 
+    def _settled(self, log_probs, lengths, finished, coverage, source_mask):
+        """bool `(batch, 1)`: rows whose n best hypotheses can no longer change (exact stopping).
+
+        A row is settled when its `n_best` best-ranked hypotheses have ended
+        and no live one can reach the `n_best`-th of them: a live hypothesis's
+        log-probability L < 0 only falls, lp grows at most to lp(max_length)
+        and the coverage penalty is at most 0, so none of its continuations
+        scores above L / lp(max_length). Nothing it can become ranks above the
+        ended ones, so they stay in the beam and come out as the full search
+        would return them; the row's live beams are frozen.
+        """
+        ranking = self._rank(log_probs, lengths, coverage, source_mask)  # (batch, beam)
+        ended = tf.where(finished, ranking, -float("inf"))
+        nth_ended = tf.math.top_k(ended, k=self.n_best).values[:, -1:]  # (batch, 1)
+        best_possible = log_probs
+        if self.length_penalty > 0.0:
+            best_possible = log_probs / length_penalty(self.max_length, self.length_penalty)
+        live_bound = tf.reduce_max(tf.where(finished, -float("inf"), best_possible), axis=1, keepdims=True)
+        return nth_ended > live_bound
+
     def __call__(self, encode, initial_state, decode_step, source_ids, *, source_pad_id=PAD_ID,
-                 target_special_ids=DEFAULT_SPECIAL_IDS):
+                 target_special_ids=DEFAULT_SPECIAL_IDS, static_shapes=True):
         special = target_special_ids
         ending = ending_ids(special, self.stop_ids)
         source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
@@ -140,9 +163,8 @@ class BeamSearch:
         rows = batch_size * beam
         use_coverage = self.coverage_penalty > 0.0
 
-        memory = encode(source_ids)
-        state = initial_state(memory, self.max_length)
-        memory, state = tile_beams(memory, beam), tile_beams(state, beam)  # (batch * beam, ...)
+        memory = tile_beams(encode(source_ids), beam)  # (batch * beam, ...)
+        state = start_state(initial_state, memory, self.max_length, static_shapes)
         source_mask = tf.reshape(tile_beams(tf.not_equal(source_ids, source_pad_id), beam), [batch_size, beam, -1])
         # Row offsets turn a beam index into a flat row index.
         row_offsets = (tf.range(batch_size) * beam)[:, tf.newaxis]  # (batch, 1)
@@ -195,13 +217,16 @@ class BeamSearch:
             ids = tf.where(tf.equal(positions, step)[tf.newaxis, tf.newaxis, :], next_tokens[..., tf.newaxis], ids)
             finished = tf.logical_or(was_finished, is_any_of(next_tokens, ending))
             finished = tf.logical_or(finished, log_probs <= NEG_INF / 2)  # dead copies never revive
+            if use_coverage:
+                coverage = tf.gather(coverage + live * weights, origin, batch_dims=1)
             if self.early_stopping:
                 # Beams are sorted by rank (top_k): a row whose first n_best have ended is done, and its live
                 # beams are frozen too, so that a row decodes the same alone as in any batch.
                 row_done = tf.reduce_all(finished[:, : self.n_best], axis=1, keepdims=True)  # (batch, 1)
-                finished = tf.logical_or(finished, row_done)
-            if use_coverage:
-                coverage = tf.gather(coverage + live * weights, origin, batch_dims=1)
+            else:
+                row_done = self._settled(log_probs, lengths, finished, coverage if use_coverage else None,
+                                         source_mask)
+            finished = tf.logical_or(finished, row_done)
             flat_origin = tf.reshape(origin + row_offsets, [rows])
             new_state = gather_beams(state, flat_origin)  # the memory is not reordered
             new = (tf.reshape(next_tokens, [rows]), new_state, ids, log_probs, lengths, finished, coverage)

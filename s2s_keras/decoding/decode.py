@@ -3,7 +3,7 @@
 from s2s_keras.data.special_ids import model_special_ids
 
 
-def decode(model, source_ids, search):
+def decode(model, source_ids, search, static_shapes=True):
     """Decodes `source_ids` `(batch, src_len)` with `model`'s inference functions.
 
     Args:
@@ -23,4 +23,4 @@ def decode(model, source_ids, search):
     """
     source_special, target_special = model_special_ids(model)
     return search(model.encode, model.initial_state, model.decode_step, source_ids,
-                  source_pad_id=source_special.pad, target_special_ids=target_special)
+                  source_pad_id=source_special.pad, target_special_ids=target_special, static_shapes=static_shapes)

@@ -13,6 +13,14 @@ def check_max_length(max_length):
     return check_positive_int("max_length", max_length)
 
 
+def start_state(initial_state, memory, max_length, static_shapes):
+    """The model's state before the first step: with `static_shapes`, sized for `max_length` steps (XLA needs
+    it); without, state that may grow step by step (a Transformer's caches), which only costs what is written."""
+    if static_shapes:
+        return initial_state(memory, max_length)
+    return initial_state(memory, max_length, static_shapes=False)
+
+
 class TokenSearch:
     """Produces one token per row and step until the end id (or a stop id) or `max_length`.
 
@@ -57,13 +65,13 @@ class TokenSearch:
         return None
 
     def __call__(self, encode, initial_state, decode_step, source_ids, *, source_pad_id=PAD_ID,
-                 target_special_ids=DEFAULT_SPECIAL_IDS):
+                 target_special_ids=DEFAULT_SPECIAL_IDS, static_shapes=True):
         special = target_special_ids
         ending = ending_ids(special, self.stop_ids)
         source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
         batch_size = tf.shape(source_ids)[0]
         memory = encode(source_ids)
-        state = initial_state(memory, self.max_length)
+        state = start_state(initial_state, memory, self.max_length, static_shapes)
         seed = self.call_seed()
 
         ids = tf.fill([batch_size, self.max_length], special.pad)  # (batch, max_length)

@@ -1,13 +1,15 @@
 """A stacked recurrent decoder with optional Bahdanau or Luong attention.
 
-Keras 3's `RNN` has no `constants` argument, so the decoder runs its own loop
-over time (`scan_time`). With input feeding the attention is part of the
-recurrence, and the loop runs `step`, the very function that incremental
-decoding (`decode_step`) calls. Without it (no attention, Luong's default,
-Bahdanau with `input_feeding=False`) only the cells recur: the loop runs the
-cells alone (`_run_cells`, which `step` also calls) and the attention of every
-target position is computed afterwards in one batched call, the same arithmetic
-as stepping (the tests hold teacher-forced logits to `decode_step`'s).
+With input feeding the attention is part of the recurrence, and Keras 3's
+`RNN` has no `constants` argument, so the decoder runs its own loop over time
+(`scan_time`) of `step`, the very function that incremental decoding
+(`decode_step`) calls. Without it (no attention, Luong's default, Bahdanau with
+`input_feeding=False`) only the cells recur: each layer is a Keras
+`SimpleRNN` / `LSTM` / `GRU` run over the whole target (cuDNN's kernel on a
+GPU), whose cell `step` calls one position at a time, and the attention of
+every target position is computed afterwards in one batched call, the same
+arithmetic as stepping (the tests hold teacher-forced logits to
+`decode_step`'s).
 """
 
 import keras
@@ -97,11 +99,22 @@ class RNNDecoder(keras.layers.Layer):
         self.dropout = check_rate("dropout", dropout)
         self.residual = bool(residual)
 
-        cell_class = CELL_KINDS[self.cell][0]
-        self.cells = [
-            cell_class(self.units, dtype=self.dtype_policy, name=f"{self.cell}_cell_{i}")
-            for i in range(self.num_layers)
-        ]
+        cell_class, layer_class = CELL_KINDS[self.cell]
+        self.recurrent_layers = None  # the cells wrapped as Keras RNN layers, when they recur alone
+        if self.input_feeding:
+            self.cells = [
+                cell_class(self.units, dtype=self.dtype_policy, name=f"{self.cell}_cell_{i}")
+                for i in range(self.num_layers)
+            ]
+        else:
+            self.recurrent_layers = [
+                layer_class(self.units, return_sequences=True, return_state=True, dtype=self.dtype_policy,
+                            name=f"{self.cell}_{i}")
+                for i in range(self.num_layers)
+            ]
+            # The same cell objects, for `step`. Saving walks `cells` before `recurrent_layers`, so the
+            # weights keep their paths (`cells/lstm_cell`, ...) and earlier .keras files load.
+            self.cells = [layer.cell for layer in self.recurrent_layers]
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.attention_layer = None
         if attention == "bahdanau":
@@ -127,8 +140,11 @@ class RNNDecoder(keras.layers.Layer):
         src_len = None if encoder_result_shape is None else encoder_result_shape[0][1]
         extra = values_units if self.attends_before_cells else (self.units if self.input_feeding else 0)
         size = features + extra
-        for cell in self.cells:
-            cell.build((batch, size))
+        for i, cell in enumerate(self.cells):
+            if self.recurrent_layers is not None:
+                self.recurrent_layers[i].build((batch, None, size))  # builds its cell
+            else:
+                cell.build((batch, size))
             size = self.units
         if self.attention_layer is not None:
             self.attention_layer.build((batch, self.units), (batch, src_len, values_units))
@@ -152,14 +168,14 @@ class RNNDecoder(keras.layers.Layer):
             memory["keys"] = self.attention_layer.prepare_keys(values)
         return memory
 
-    def initial_state(self, memory, max_length=None):
+    def initial_state(self, memory, max_length=None, static_shapes=True):
         """The state before the first step: a dict of `(batch, units)` tensors.
 
         `cells` holds one list per layer (`[h]`, or `[h, c]` for LSTM), started
         from the encoder's final states (layer by layer when the depths match,
         otherwise every layer from the top encoder layer); `feed` (Luong input
         feeding) holds h̃_{t-1}. Every entry is per row: beam search reorders all
-        of them. `max_length` is unused (RNN states do not grow).
+        of them. `max_length` and `static_shapes` are unused (RNN states do not grow).
         """
         encoder_states = memory["encoder_states"]
         cells = []
@@ -261,13 +277,12 @@ class RNNDecoder(keras.layers.Layer):
 
     def _cells_then_attention(self, inputs, state, memory, training):
         """The cells over time, then one batched attention: outputs `(batch, tgt_len, units)`, weights or None."""
-
-        def body(cell_states, x_t):
-            top, cell_states = self._run_cells(x_t, cell_states, training)
-            return cell_states, top
-
-        _, top = scan_time(body, state["cells"], ops.transpose(inputs, (1, 0, 2)))
-        top = ops.transpose(top, (1, 0, 2))  # (batch, tgt_len, units): s_t for every t
+        x = inputs
+        for i, (layer, cell_state) in enumerate(zip(self.recurrent_layers, state["cells"])):
+            # mask=None: target padding is masked by the loss, as in `step`, not by carrying states over it.
+            output = layer(x, initial_state=list(cell_state), mask=None, training=training)[0]  # (batch, tgt_len, units)
+            x = output + x if self.residual and i > 0 else output
+        top = x  # (batch, tgt_len, units): s_t for every t
         if self.attention_layer is None:
             return top, None
         context, weights = self._attend(top, memory)  # (batch, tgt_len, units_v), (batch, tgt_len, src_len)

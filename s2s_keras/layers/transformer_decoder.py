@@ -1,6 +1,7 @@
 """A stack of Transformer decoder blocks with a cached incremental step: the "decoder"."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from s2s_keras.checks import check_positive_int
@@ -81,10 +82,24 @@ class TransformerDecoder(TransformerStack):
             values.append(value)
         return {"mask": ops.cast(source_mask, "bool"), "keys": keys, "values": values}
 
-    def initial_state(self, memory, max_length=None):
-        """Empty self-attention caches, `(batch, max_length, heads, key_dim)` per block (see the class docstring)."""
+    def initial_state(self, memory, max_length=None, static_shapes=True):
+        """Empty self-attention caches (see the class docstring).
+
+        With `static_shapes` (for XLA), `(batch, max_length, heads, key_dim)`
+        zeros per block, written one row per step; without, `(batch, 0, heads,
+        key_dim)` caches that grow one row per step (`grown_keys` /
+        `grown_values`, whose time axis has no static size), so that each step
+        attends over, and beam search reorders, only the rows written so far.
+        """
         max_length = self.max_length if max_length is None else check_positive_int("max_length", max_length)
         batch_size = ops.shape(memory["mask"])[0]
+        if not static_shapes:
+            def empty(block):  # the time axis left unknown, so the while-loop lets it grow
+                zeros = tf.zeros((batch_size, 0, self.num_heads, block.key_dim), dtype=self.compute_dtype)
+                return tf.compat.v1.placeholder_with_default(zeros, (None, None, self.num_heads, block.key_dim))
+
+            return {"grown_keys": [empty(block) for block in self.blocks],
+                    "grown_values": [empty(block) for block in self.blocks]}
         shapes = [(batch_size, max_length, self.num_heads, block.key_dim) for block in self.blocks]
         return {
             "keys": [ops.zeros(shape, dtype=self.compute_dtype) for shape in shapes],
@@ -106,18 +121,21 @@ class TransformerDecoder(TransformerStack):
             the weights are the last block's cross-attention, averaged over heads.
         """
         x = ops.expand_dims(self.dropout_layer(inputs, training=training), 1)  # (batch, 1, d_model)
+        growing = "grown_keys" in state
+        prefix = "grown_" if growing else ""
         keys, values = [], []
         for block, cache_key, cache_value, memory_key, memory_value in zip(
-            self.blocks, state["keys"], state["values"], memory["keys"], memory["values"]
+            self.blocks, state[prefix + "keys"], state[prefix + "values"], memory["keys"], memory["values"]
         ):
             x, cache_key, cache_value, weights = block.step(
-                x, cache_key, cache_value, memory_key, memory_value, memory["mask"], step, training=training
+                x, cache_key, cache_value, memory_key, memory_value, memory["mask"], step, training=training,
+                grow=growing,
             )
             keys.append(cache_key)
             values.append(cache_value)
         output = self._final(x)[:, 0]  # (batch, d_model)
         weights = ops.mean(weights[:, :, 0], axis=1)  # (batch, heads, 1, src_len) -> (batch, src_len)
-        return output, {"keys": keys, "values": values}, weights
+        return output, {prefix + "keys": keys, prefix + "values": values}, weights
 
     # --- training: the same blocks over the whole target ---------------------------------
 

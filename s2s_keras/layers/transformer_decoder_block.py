@@ -103,7 +103,8 @@ class TransformerDecoderBlock(TransformerBlock):
 
         return self._sublayers(inputs, self_attend, memory_key, memory_value, memory_mask, training)
 
-    def step(self, inputs, cache_key, cache_value, memory_key, memory_value, memory_mask, step, training=None):
+    def step(self, inputs, cache_key, cache_value, memory_key, memory_value, memory_mask, step, training=None,
+             grow=False):
         """One target position with the self-attention cache.
 
         Args:
@@ -114,6 +115,8 @@ class TransformerDecoderBlock(TransformerBlock):
             memory_mask: bool `(batch, src_len)` or None.
             step: int or scalar int32 tensor, the position (< max_length).
             training: whether dropout is active.
+            grow: the caches hold rows 0..step-1 only `(batch, step, heads,
+                key_dim)`; the new row is appended instead of written.
 
         Returns:
             `(outputs (batch, 1, d_model), cache_key, cache_value, weights (batch, heads, 1, src_len))`
@@ -124,6 +127,12 @@ class TransformerDecoderBlock(TransformerBlock):
         def self_attend(h):
             attention = self.self_attention
             key, value = attention.project_key_value(h)  # (batch, 1, heads, key_dim)
+            if grow:  # (batch, step + 1, heads, key_dim): every row is visible
+                caches["key"] = ops.concatenate([cache_key, ops.cast(key, cache_key.dtype)], axis=1)
+                caches["value"] = ops.concatenate([cache_value, ops.cast(value, cache_value.dtype)], axis=1)
+                output, _ = attention.attend(attention.project_query(h), caches["key"], caches["value"], None,
+                                             training=training)
+                return output
             caches["key"] = attention.update_cache(cache_key, key, step)
             caches["value"] = attention.update_cache(cache_value, value, step)
             max_length = ops.shape(cache_key)[1]

@@ -103,7 +103,7 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
         encoder_result = self.get_layer(ENCODER)(embedded, mask=source_mask, training=training)
         return self.get_layer(DECODER).prepare_memory(encoder_result, source_mask)
 
-    def initial_state(self, memory, max_length=None):
+    def initial_state(self, memory, max_length=None, static_shapes=True):
         """The decoder state before the first step.
 
         Args:
@@ -119,7 +119,7 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
 
         Example: see `encode`.
         """
-        return self.get_layer(DECODER).initial_state(memory, max_length)
+        return self.get_layer(DECODER).initial_state(memory, max_length, static_shapes=static_shapes)
 
     def decode_step(self, token_ids, state, memory, step=0, return_attention=False):
         """Logits `(batch, target_vocab)` for the next token after `token_ids` `(batch,)`.

@@ -9,6 +9,8 @@ import time
 
 import keras
 
+from s2s_keras.models.precision import inference_copy
+
 # The dtype policies `train` accepts (`keras.mixed_precision`): variables stay float32 in all three.
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -47,28 +49,14 @@ def float32_copy(model):
             `TrainSettings(dtype_policy="mixed_bfloat16")`.
 
     Returns:
-        A new model with `model`'s weights whose layers compute in float32.
+        A new model with `model`'s weights whose layers compute in float32
+        (`models.inference_copy(model, "float32")`).
 
     Example:
     >>> model, source_tokenizer, target_tokenizer = load_run("runs/bf16")  # doctest: +SKIP
     >>> translator = Translator(float32_copy(model), source_tokenizer, target_tokenizer)  # doctest: +SKIP
     """
-    with global_dtype_policy("float32"):
-        config = _float32_config(keras.saving.serialize_keras_object(model))
-        copy = keras.saving.deserialize_keras_object(config)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def _float32_config(config):
-    """`config` with every serialized dtype policy replaced by float32 (a nested walk)."""
-    if isinstance(config, dict):
-        if config.get("class_name") == "DTypePolicy":
-            return {**config, "config": {**config["config"], "name": "float32"}}
-        return {key: _float32_config(value) for key, value in config.items()}
-    if isinstance(config, (list, tuple)):
-        return type(config)(_float32_config(value) for value in config)
-    return config
+    return inference_copy(model, "float32")
 
 
 # "auto" picks mixed_bfloat16 on a CPU whose bfloat16 matmuls run at least this much faster than its

@@ -88,12 +88,38 @@ def test_stops_when_every_beam_has_ended():
     assert fake.calls <= 3
 
 
+class ExhaustiveBeamSearch(BeamSearch):
+    """Beam search that never settles a row early: it runs until every beam has ended (or max_length)."""
+
+    def _settled(self, log_probs, lengths, finished, coverage, source_mask):
+        return tf.zeros_like(finished[:, :1])
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 2.0])
+@pytest.mark.parametrize("n_best", [1, 3])
+def test_settling_rows_early_is_exact_and_takes_fewer_steps(alpha, n_best):
+    saved_steps = 0
+    for seed in range(8):
+        full_model, settled_model = PrefixTableModel(VOCAB, 10, seed), PrefixTableModel(VOCAB, 10, seed)
+        full = ExhaustiveBeamSearch(beam_size=4, n_best=n_best, length_penalty=alpha, max_length=10)(
+            *full_model.functions(), SOURCE)
+        settled = BeamSearch(beam_size=4, n_best=n_best, length_penalty=alpha, max_length=10)(
+            *settled_model.functions(), SOURCE)
+        np.testing.assert_array_equal(settled.ids, full.ids)
+        np.testing.assert_array_equal(settled.lengths, full.lengths)
+        np.testing.assert_allclose(settled.scores, full.scores, rtol=1e-6)
+        assert settled_model.calls <= full_model.calls
+        saved_steps += full_model.calls - settled_model.calls
+    if alpha <= 0.6:  # the bound L / lp(max_length) is loose under a strong penalty: exact, but rarely earlier
+        assert saved_steps > 0
+
+
 @pytest.mark.parametrize("n_best", [1, 3])
 def test_early_stopping_without_penalties_is_exact_and_takes_fewer_steps(n_best):
     saved_steps = 0
     for seed in range(8):
         full_model, early_model = PrefixTableModel(VOCAB, 10, seed), PrefixTableModel(VOCAB, 10, seed)
-        full = BeamSearch(beam_size=4, n_best=n_best, max_length=10)(*full_model.functions(), SOURCE)
+        full = ExhaustiveBeamSearch(beam_size=4, n_best=n_best, max_length=10)(*full_model.functions(), SOURCE)
         early = BeamSearch(beam_size=4, n_best=n_best, max_length=10, early_stopping=True)(
             *early_model.functions(), SOURCE
         )

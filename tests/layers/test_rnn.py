@@ -1,8 +1,14 @@
+import io
+import zipfile
+
+import h5py
 import keras
 import numpy as np
 import pytest
 
+import s2s_keras as s2s
 from s2s_keras.layers import RNNDecoder, RNNEncoder
+from s2s_keras.layers.cells import CELL_KINDS
 from tests.helpers import assert_config_round_trip
 
 rng = np.random.default_rng(0)
@@ -58,6 +64,38 @@ def test_decoder_step_reproduces_the_full_call(attention, input_feeding):
         if attention is not None:
             np.testing.assert_allclose(np.asarray(step_weights), np.asarray(weights[:, t]), atol=1e-6)
             assert np.all(np.asarray(step_weights)[0, 5:] == 0.0)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_cells_that_recur_alone_run_as_keras_layers_and_step_reproduces_them(cell):
+    decoder = RNNDecoder(cell, units=8, num_layers=2, attention="luong", residual=True)
+    assert all(isinstance(layer, CELL_KINDS[cell][1]) for layer in decoder.recurrent_layers)
+    assert [layer.cell for layer in decoder.recurrent_layers] == decoder.cells  # one set of weights
+    encoder = RNNEncoder(cell, units=8, num_layers=2)
+    encoded = encoder(SOURCE, mask=MASK)
+    full = decoder(TARGET, encoded, source_mask=MASK)
+    assert len(decoder.weights) == 2 * len(decoder.cells[0].weights) + 2  # cells, attention key, projection
+    memory = decoder.prepare_memory(encoded, MASK)
+    state = decoder.initial_state(memory)
+    for t in range(TARGET.shape[1]):
+        output, state, _ = decoder.step(TARGET[:, t], state, memory)
+        np.testing.assert_allclose(np.asarray(output), np.asarray(full[:, t]), atol=1e-5)
+
+
+def test_decoder_weights_keep_their_saved_paths(tmp_path):
+    """.keras files address weights by path: these are the decoder's since its first release."""
+    model = s2s.build_model("lstm_luong", source_vocab_size=20, target_vocab_size=20, embedding_dim=4, units=8,
+                            num_layers=2)
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        paths = []
+        weights.visititems(lambda name, item: paths.append(name) if isinstance(item, h5py.Dataset) else None)
+    assert sorted(p for p in paths if p.startswith("layers/rnn_decoder/")) == [
+        "layers/rnn_decoder/attention_layer/key_dense/vars/0",
+        "layers/rnn_decoder/attention_projection/vars/0",
+        *[f"layers/rnn_decoder/cells/{cell}/vars/{i}" for cell in ("lstm_cell", "lstm_cell_1") for i in range(3)],
+    ]
 
 
 def test_decoder_config_round_trip():

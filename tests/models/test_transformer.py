@@ -156,6 +156,24 @@ def test_greedy_under_jit_compile_equals_eager():
     np.testing.assert_allclose(compiled.scores.numpy(), eager.scores.numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize("search", [s2s.decoding.GreedySearch(max_length=7),
+                                    s2s.decoding.BeamSearch(beam_size=3, length_penalty=0.6, n_best=2, max_length=7)],
+                         ids=["greedy", "beam"])
+def test_growing_caches_decode_as_preallocated_ones(search):
+    """Without static shapes the self-attention caches grow a row per step: the same search, eagerly and traced."""
+    model = build(**VARIANTS["pre_norm_learned_positions"])
+    source = np.array([[5, 6, 7, 8, 3, 0], [9, 10, 11, 12, 4, 5], [4, 4, 0, 0, 0, 0]], "int32")
+    memory = model.encode(source)
+    grown = model.initial_state(memory, 7, static_shapes=False)
+    assert set(grown) == {"grown_keys", "grown_values"} and grown["grown_keys"][0].shape[1] == 0
+    fixed = s2s.decoding.decode(model, source, search)  # static shapes: the default of `decode`
+    for run in (lambda s: s2s.decoding.decode(model, s, search, static_shapes=False),
+                tf.function(lambda s: s2s.decoding.decode(model, s, search, static_shapes=False))):
+        result = run(source)
+        np.testing.assert_array_equal(result.ids.numpy(), fixed.ids.numpy())
+        np.testing.assert_allclose(result.scores.numpy(), fixed.scores.numpy(), atol=1e-5)
+
+
 # --- learning ------------------------------------------------------------------------------------
 
 LEARN_VOCAB, MIN_LEN, MAX_LEN, BATCH, LEARN_STEPS = 16, 5, 12, 64, 800

@@ -1,0 +1,68 @@
+"""`inference_copy`: a trained model in float32, bfloat16 arithmetic or with int8 weights, exported too."""
+
+import keras
+import numpy as np
+import pytest
+
+from s2s_keras import export
+from s2s_keras.data import CharTokenizer
+from s2s_keras.decoding import BeamSearch, decode
+from s2s_keras.models import build_model, inference_copy
+
+SIZES = {"units": 32, "embedding_dim": 16}
+
+
+def _inputs():
+    rng = np.random.default_rng(0)
+    x = {"source": rng.integers(4, 40, (3, 7)).astype("int32"),
+         "target_in": rng.integers(4, 40, (3, 5)).astype("int32")}
+    x["source"][0, 4:] = 0  # padding
+    return x
+
+
+def test_int8_quantizes_the_dense_and_embedding_weights_and_keeps_the_logits_close():
+    model = build_model("lstm_luong", source_vocab_size=40, target_vocab_size=40, **SIZES)
+    copy = inference_copy(model, "int8")
+    int8 = {layer.name for layer in copy._flatten_layers() if any(w.dtype == "int8" for w in layer.weights)}
+    assert {"source_embedding", "target_embedding", "output_projection", "attention_projection"} <= int8
+    assert all(w.dtype == "float32" for w in model.weights)  # the original is untouched
+    expected = keras.ops.convert_to_numpy(model(_inputs()))
+    logits = keras.ops.convert_to_numpy(copy(_inputs()))
+    assert logits.dtype == np.float32
+    error = np.abs(logits - expected).max()
+    assert 0 < error < 0.02 * np.abs(expected).max()  # rounding to 256 levels per output, no more
+
+
+@pytest.mark.parametrize("name", ["gru_attention", "transformer_tiny"])
+def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_logits(name):
+    model = build_model(name, source_vocab_size=40, target_vocab_size=40, **({} if "transformer" in name else SIZES))
+    copy = inference_copy(model, "mixed_bfloat16")
+    assert copy.get_layer("decoder").compute_dtype == "bfloat16"
+    assert copy.get_layer("output_projection").compute_dtype == "float32"
+    assert {w.dtype for w in copy.weights} == {"float32"}
+    expected = keras.ops.convert_to_numpy(model(_inputs()))
+    logits = keras.ops.convert_to_numpy(copy(_inputs()))
+    assert logits.dtype == np.float32 and 0 < np.abs(logits - expected).max() < 0.1 * np.abs(expected).max()
+    back = inference_copy(copy, "float32")  # the weights went through unchanged
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(back(_inputs())), expected, atol=1e-5)
+
+
+def test_an_unknown_precision_is_refused():
+    model = build_model("gru", source_vocab_size=10, target_vocab_size=10, units=8, embedding_dim=4)
+    with pytest.raises(ValueError, match="precision.*'int4'"):
+        inference_copy(model, "int4")
+
+
+def test_an_int8_export_translates_as_the_int8_model_in_this_process(tmp_path):
+    from s2s_keras.translator import Translator
+
+    tokenizer = CharTokenizer(list("abcdefghijk "))
+    size = tokenizer.vocab_size
+    model = build_model("gru_attention", source_vocab_size=size, target_vocab_size=size, **SIZES)
+    search = BeamSearch(beam_size=3, max_length=8)
+    translator = Translator(inference_copy(model, "int8"), tokenizer, tokenizer, search=search)
+    sentences = ["abc", "hig fed", ""]
+    expected = translator(sentences)
+    assert decode(translator.model, np.asarray([[5, 6, 7]]), search).ids.shape[0] == 1
+    served = export.load(export.save(translator, str(tmp_path / "m")))
+    assert served(sentences) == expected
