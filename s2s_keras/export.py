@@ -18,6 +18,7 @@ import warnings
 import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
+from s2s_keras.decoding.search import SearchStrategy, serialize_search
 from s2s_keras.translator import WARM_UP_WORDS, warm_up_sentence
 
 SIGNATURE = "serving_default"
@@ -121,6 +122,8 @@ def export_metadata(translator):
         "vocab_sizes": {"source": translator.source_tokenizer.vocab_size,
                         "target": translator.target_tokenizer.vocab_size},
         "search": repr(translator.search),
+        "search_config": (serialize_search(translator.search) if isinstance(translator.search, SearchStrategy)
+                          else None),
         "max_source_length": translator.max_source_length,
     }
 

@@ -6,6 +6,7 @@ from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
 from s2s_keras.decoding.logits import NEG_INF, check_stop_ids, ending_ids, is_any_of, next_token_log_probs
 from s2s_keras.decoding.result import DecodeResult
+from s2s_keras.decoding.search import SearchStrategy
 from s2s_keras.decoding.token_search import check_max_length, start_state
 
 
@@ -50,7 +51,7 @@ def gather_beams(tree, flat_indices):
     return tf.nest.map_structure(lambda t: tf.gather(t, flat_indices, axis=0), tree)
 
 
-class BeamSearch:
+class BeamSearch(SearchStrategy):
     """Keeps the `beam_size` best hypotheses per source and returns the n best.
 
     Works on `batch × beam` rows: memory and state are tiled once; at each step
@@ -77,6 +78,9 @@ class BeamSearch:
         max_length: most tokens per hypothesis, `[END]` included.
         min_length: the end id and stop ids are blocked before this many tokens.
         stop_ids: more ids that end a hypothesis as the end id does.
+        temperature: divides the logits before the log-softmax (> 0; 1: the
+            model's distribution; above 1 flattens it, which favours longer
+            and more varied hypotheses).
         early_stopping: stop once the `n_best` best-ranked hypotheses of every
             row have ended. Exact when α = β = 0 (a live hypothesis's score
             can only fall, so none can overtake them); with a penalty, one
@@ -93,9 +97,10 @@ class BeamSearch:
 
     Returns:
         A `DecodeResult`: ids `(batch, n_best, max_length)`, scores
-        `(batch, n_best)` (the ranking score above, best first) and lengths.
+        `(batch, n_best)` (the ranking score above, best first), lengths,
+        log_probs (log P(Y|X) without penalties), token_log_probs and valid.
         When fewer than `n_best` distinct hypotheses exist (a tiny vocabulary),
-        the missing ones score about -1e9.
+        the missing ones score about -1e9 and are not valid.
 
     Example:
     >>> search = BeamSearch(beam_size=5, length_penalty=0.6, n_best=3, max_length=50)
@@ -105,7 +110,7 @@ class BeamSearch:
     """
 
     def __init__(self, beam_size=4, length_penalty=0.0, coverage_penalty=0.0, n_best=1, max_length=50, min_length=0,
-                 early_stopping=False, stop_ids=()):
+                 early_stopping=False, stop_ids=(), temperature=1.0):
         check_positive_int("beam_size", beam_size)
         if not isinstance(n_best, int) or not 0 < n_best <= beam_size:
             raise ValueError(f"`n_best` must be an integer in [1, beam_size]. Received: n_best={n_best!r}")
@@ -123,6 +128,15 @@ class BeamSearch:
         self.min_length = min_length
         self.early_stopping = bool(early_stopping)
         self.stop_ids = check_stop_ids(stop_ids)
+        if not float(temperature) > 0.0:
+            raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature!r}")
+        self.temperature = float(temperature)
+
+    def get_config(self):
+        return {"beam_size": self.beam_size, "length_penalty": self.length_penalty,
+                "coverage_penalty": self.coverage_penalty, "n_best": self.n_best, "max_length": self.max_length,
+                "min_length": self.min_length, "early_stopping": self.early_stopping, "stop_ids": self.stop_ids,
+                "temperature": self.temperature}
 
     def _rank(self, log_probs, lengths, coverage, source_mask):
         """The ranking score s(Y) of hypotheses `(batch, beam[, vocab])`."""
@@ -170,6 +184,7 @@ class BeamSearch:
         row_offsets = (tf.range(batch_size) * beam)[:, tf.newaxis]  # (batch, 1)
 
         ids = tf.fill([batch_size, beam, self.max_length], special.pad)
+        token_log_probs = tf.zeros([batch_size, beam, self.max_length], tf.float32)
         # Only beam 0 is live at first: the others are copies and would give duplicates.
         log_probs = tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1])
         lengths = tf.zeros([batch_size, beam], tf.int32)
@@ -178,11 +193,11 @@ class BeamSearch:
         tokens = tf.fill([rows], special.start)
         positions = tf.range(self.max_length)
 
-        def condition(step, tokens, state, ids, log_probs, lengths, finished, coverage):
+        def condition(step, tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage):
             return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(finished)))
 
         def body(*loop_vars):
-            step, tokens, state, ids, log_probs, lengths, finished, coverage = loop_vars
+            step, tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage = loop_vars
             if use_coverage:
                 logits, state, weights = decode_step(tokens, state, memory, step, return_attention=True)
                 if weights is None:
@@ -191,6 +206,8 @@ class BeamSearch:
                 weights = tf.reshape(tf.cast(weights, tf.float32), tf.shape(coverage))
             else:
                 logits, state = decode_step(tokens, state, memory, step)[:2]
+            if self.temperature != 1.0:
+                logits = tf.cast(logits, tf.float32) / self.temperature
             vocab = tf.shape(logits)[-1]
             step_log_probs = tf.reshape(next_token_log_probs(logits, step, self.min_length, special, self.stop_ids),
                                          [batch_size, beam, vocab])
@@ -213,8 +230,11 @@ class BeamSearch:
             log_probs = tf.gather(tf.reshape(candidate_log_probs, [batch_size, -1]), flat_choice, batch_dims=1)
             was_finished = tf.gather(finished, origin, batch_dims=1)
             lengths = tf.gather(lengths, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
-            ids = tf.gather(ids, origin, batch_dims=1)
-            ids = tf.where(tf.equal(positions, step)[tf.newaxis, tf.newaxis, :], next_tokens[..., tf.newaxis], ids)
+            at_step = tf.equal(positions, step)[tf.newaxis, tf.newaxis, :]  # (1, 1, max_length)
+            ids = tf.where(at_step, next_tokens[..., tf.newaxis], tf.gather(ids, origin, batch_dims=1))
+            chosen = tf.gather(tf.reshape(step_log_probs, [batch_size, -1]), flat_choice, batch_dims=1)  # (batch, beam)
+            token_log_probs = tf.where(at_step, chosen[..., tf.newaxis],
+                                       tf.gather(token_log_probs, origin, batch_dims=1))
             finished = tf.logical_or(was_finished, is_any_of(next_tokens, ending))
             finished = tf.logical_or(finished, log_probs <= NEG_INF / 2)  # dead copies never revive
             if use_coverage:
@@ -229,21 +249,22 @@ class BeamSearch:
             finished = tf.logical_or(finished, row_done)
             flat_origin = tf.reshape(origin + row_offsets, [rows])
             new_state = gather_beams(state, flat_origin)  # the memory is not reordered
-            new = (tf.reshape(next_tokens, [rows]), new_state, ids, log_probs, lengths, finished, coverage)
+            new = (tf.reshape(next_tokens, [rows]), new_state, ids, token_log_probs, log_probs, lengths, finished,
+                   coverage)
             return (step + 1, *keep_static_shapes(new, loop_vars[1:]))
 
-        _, _, _, ids, log_probs, lengths, _, coverage = tf.while_loop(
-            condition, body, (tf.constant(0), tokens, state, ids, log_probs, lengths, finished, coverage)
+        _, _, _, ids, token_log_probs, log_probs, lengths, _, coverage = tf.while_loop(
+            condition, body,
+            (tf.constant(0), tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage),
         )
         scores = self._rank(log_probs, lengths, coverage if use_coverage else None, source_mask)
         scores, order = tf.math.top_k(scores, k=self.n_best)  # best first
+        log_probs = tf.gather(log_probs, order, batch_dims=1)
         return DecodeResult(
             ids=tf.gather(ids, order, batch_dims=1),
             scores=scores,
             lengths=tf.gather(lengths, order, batch_dims=1),
+            log_probs=log_probs,
+            token_log_probs=tf.gather(token_log_probs, order, batch_dims=1),
+            valid=log_probs > NEG_INF / 2,
         )
-
-    def __repr__(self):
-        return (f"BeamSearch(beam_size={self.beam_size}, length_penalty={self.length_penalty}, "
-                f"coverage_penalty={self.coverage_penalty}, n_best={self.n_best}, max_length={self.max_length}, "
-                f"min_length={self.min_length}, early_stopping={self.early_stopping}, stop_ids={self.stop_ids})")

@@ -23,6 +23,3 @@ class GreedySearch(TokenSearch):
 
     def pick(self, log_probs, step, seed):
         return tf.argmax(log_probs, axis=-1, output_type=tf.int32)
-
-    def __repr__(self):
-        return f"GreedySearch(max_length={self.max_length}, min_length={self.min_length}, stop_ids={self.stop_ids})"

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.logits import keep_top_k, keep_top_p
+from s2s_keras.decoding.result import DecodeResult
 from s2s_keras.decoding.token_search import TokenSearch
 
 
@@ -46,6 +47,8 @@ class Sampling(TokenSearch):
         max_length: most tokens per row, the ending token included.
         min_length: the end id and stop ids are blocked before this many tokens.
         stop_ids: more ids that end a row as the end id does.
+        num_return_sequences: independent draws per source, returned as its
+            `n_best` hypotheses sorted by score (best first).
 
     Call arguments and returns: see `TokenSearch` (scores are the sum of the
     drawn tokens' unfiltered log-probabilities).
@@ -56,7 +59,7 @@ class Sampling(TokenSearch):
     """
 
     def __init__(self, temperature=1.0, top_k=None, top_p=None, seed=None, max_length=50, min_length=0,
-                 stop_ids=()):
+                 stop_ids=(), num_return_sequences=1):
         super().__init__(max_length=max_length, min_length=min_length, stop_ids=stop_ids)
         if not float(temperature) > 0.0:
             raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature!r}")
@@ -67,6 +70,23 @@ class Sampling(TokenSearch):
         self.top_k = top_k
         self.top_p = None if top_p is None else float(top_p)
         self.seed = seed
+        self.num_return_sequences = check_positive_int("num_return_sequences", num_return_sequences)
+
+    def get_config(self):
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "seed": self.seed,
+                **super().get_config(), "num_return_sequences": self.num_return_sequences}
+
+    def __call__(self, encode, initial_state, decode_step, source_ids, **kwargs):
+        draws = self.num_return_sequences
+        if draws == 1:
+            return super().__call__(encode, initial_state, decode_step, source_ids, **kwargs)
+        source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
+        batch_size = tf.shape(source_ids)[0]
+        # Each source `draws` times, adjacent: the uniform numbers are keyed by row, so every copy draws anew.
+        flat = super().__call__(encode, initial_state, decode_step, tf.repeat(source_ids, draws, axis=0), **kwargs)
+        grouped = DecodeResult(*[tf.reshape(t, tf.concat([[batch_size, draws], tf.shape(t)[2:]], 0)) for t in flat])
+        order = tf.argsort(grouped.scores, axis=1, direction="DESCENDING", stable=True)  # (batch, draws)
+        return DecodeResult(*[tf.gather(t, order, batch_dims=1) for t in grouped])
 
     def call_seed(self):
         if self.seed is not None:
@@ -82,8 +102,3 @@ class Sampling(TokenSearch):
         uniform = hashed_uniform(seed, step, tf.shape(filtered))  # (batch, vocab) in (0, 1)
         gumbel = -tf.math.log(-tf.math.log(uniform))
         return tf.argmax(filtered + gumbel, axis=-1, output_type=tf.int32)
-
-    def __repr__(self):
-        return (f"Sampling(temperature={self.temperature}, top_k={self.top_k}, top_p={self.top_p}, "
-                f"seed={self.seed}, max_length={self.max_length}, min_length={self.min_length}, "
-                f"stop_ids={self.stop_ids})")

@@ -6,6 +6,7 @@ from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
 from s2s_keras.decoding.logits import check_stop_ids, ending_ids, is_any_of, next_token_log_probs
 from s2s_keras.decoding.result import DecodeResult
+from s2s_keras.decoding.search import SearchStrategy
 
 
 def check_max_length(max_length):
@@ -21,7 +22,7 @@ def start_state(initial_state, memory, max_length, static_shapes):
     return initial_state(memory, max_length, static_shapes=False)
 
 
-class TokenSearch:
+class TokenSearch(SearchStrategy):
     """Produces one token per row and step until the end id (or a stop id) or `max_length`.
 
     Subclasses choose the token (`pick`); the loop is a `tf.while_loop` with
@@ -45,8 +46,9 @@ class TokenSearch:
             end, padding); `decode` passes the model's.
 
     Returns:
-        A `DecodeResult` with `n_best` = 1; scores are the sum of the chosen
-        tokens' log-probabilities (with the padding and start ids blocked).
+        A `DecodeResult` with `n_best` = 1; scores (and log_probs) are the sum
+        of the chosen tokens' log-probabilities (with the padding and start
+        ids blocked), token_log_probs each token's.
     """
 
     def __init__(self, max_length=50, min_length=0, stop_ids=()):
@@ -55,6 +57,9 @@ class TokenSearch:
             raise ValueError(f"`min_length` must be an integer in [0, max_length). Received: min_length={min_length!r}")
         self.min_length = min_length
         self.stop_ids = check_stop_ids(stop_ids)
+
+    def get_config(self):
+        return {"max_length": self.max_length, "min_length": self.min_length, "stop_ids": self.stop_ids}
 
     def pick(self, log_probs, step, seed):
         """Chooses next tokens `(batch,)` from log-probabilities `(batch, vocab)`."""
@@ -75,26 +80,32 @@ class TokenSearch:
         seed = self.call_seed()
 
         ids = tf.fill([batch_size, self.max_length], special.pad)  # (batch, max_length)
+        token_log_probs = tf.zeros([batch_size, self.max_length], tf.float32)
         scores = tf.zeros([batch_size], tf.float32)
         lengths = tf.zeros([batch_size], tf.int32)
         finished = tf.zeros([batch_size], tf.bool)
         tokens = tf.fill([batch_size], special.start)
         positions = tf.range(self.max_length)
 
-        def condition(step, tokens, state, ids, scores, lengths, finished):
+        def condition(step, tokens, state, ids, token_log_probs, scores, lengths, finished):
             return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(finished)))
 
-        def body(step, tokens, state, ids, scores, lengths, finished):
+        def body(step, tokens, state, ids, token_log_probs, scores, lengths, finished):
             logits, state = decode_step(tokens, state, memory, step)[:2]  # (batch, vocab)
             log_probs = next_token_log_probs(logits, step, self.min_length, special, self.stop_ids)
             next_tokens = tf.where(finished, special.pad, self.pick(log_probs, step, seed))  # (batch,)
-            scores += tf.where(finished, 0.0, tf.gather(log_probs, next_tokens, batch_dims=1))
+            chosen = tf.where(finished, 0.0, tf.gather(log_probs, next_tokens, batch_dims=1))  # (batch,)
+            scores += chosen
             lengths += tf.cast(tf.logical_not(finished), tf.int32)
-            ids = tf.where(tf.equal(positions, step)[tf.newaxis, :], next_tokens[:, tf.newaxis], ids)
+            at_step = tf.equal(positions, step)[tf.newaxis, :]  # (1, max_length)
+            ids = tf.where(at_step, next_tokens[:, tf.newaxis], ids)
+            token_log_probs = tf.where(at_step, chosen[:, tf.newaxis], token_log_probs)
             finished = tf.logical_or(finished, is_any_of(next_tokens, ending))
-            return step + 1, next_tokens, state, ids, scores, lengths, finished
+            return step + 1, next_tokens, state, ids, token_log_probs, scores, lengths, finished
 
-        _, _, _, ids, scores, lengths, _ = tf.while_loop(
-            condition, body, (tf.constant(0), tokens, state, ids, scores, lengths, finished)
+        _, _, _, ids, token_log_probs, scores, lengths, _ = tf.while_loop(
+            condition, body, (tf.constant(0), tokens, state, ids, token_log_probs, scores, lengths, finished)
         )
-        return DecodeResult(ids=ids[:, tf.newaxis, :], scores=scores[:, tf.newaxis], lengths=lengths[:, tf.newaxis])
+        return DecodeResult(ids=ids[:, tf.newaxis, :], scores=scores[:, tf.newaxis], lengths=lengths[:, tf.newaxis],
+                            log_probs=scores[:, tf.newaxis], token_log_probs=token_log_probs[:, tf.newaxis, :],
+                            valid=tf.ones([batch_size, 1], tf.bool))

@@ -121,6 +121,30 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
         """
         return self.get_layer(DECODER).initial_state(memory, max_length, static_shapes=static_shapes)
 
+    def generate(self, source_ids, search=None, static_shapes=True):
+        """Decodes source ids with a search strategy (default: greedy, at most 100 tokens).
+
+        The same as `decoding.decode(model, source_ids, search)`; on strings,
+        use a `Translator`, which adds the tokenizers.
+
+        Args:
+            source_ids: int32 `(batch, src_len)`, padded with the source padding id.
+            search: a search strategy, e.g. `BeamSearch(beam_size=5)`.
+            static_shapes: keep every loop tensor's shape fixed (needed under
+                XLA); False lets a Transformer's caches grow, which is faster.
+
+        Returns:
+            A `DecodeResult` (ids `(batch, n_best, max_length)`, scores, lengths, ...).
+
+        Example:
+        >>> result = model.generate(source_ids, BeamSearch(beam_size=5, length_penalty=0.6))  # doctest: +SKIP
+        >>> result.ids[:, 0]  # the best hypothesis of each source  # doctest: +SKIP
+        """
+        from s2s_keras.decoding import GreedySearch, decode
+
+        return decode(self, source_ids, GreedySearch(max_length=100) if search is None else search,
+                      static_shapes=static_shapes)
+
     def decode_step(self, token_ids, state, memory, step=0, return_attention=False):
         """Logits `(batch, target_vocab)` for the next token after `token_ids` `(batch,)`.
 
