@@ -53,6 +53,7 @@ or every --save-every batches) with the settings it recorded and the same data o
   s2s-keras translate saved_models/dates "3. März 2021" "le 4 avril 1999"
   s2s-keras translate runs/spa-eng --beam-size 5 --file sentences.txt > translations.txt
   echo "¿Dónde está la biblioteca?" | s2s-keras translate runs/spa-eng
+  s2s-keras translate runs/spa-eng "¿Dónde está la biblioteca?" --prefix "Where's"   # continue a given start
 """,
     "export": """examples:
   s2s-keras export runs/spa-eng saved_models/spa-eng --beam-size 5 --length-penalty 0.6
@@ -234,6 +235,8 @@ def make_parser():
     translate.add_argument("sentences", nargs="*", help="sentences to translate (else --file or stdin)")
     translate.add_argument("--file", help="a file with one sentence per line")
     translate.add_argument("--batch-size", type=_positive_int, default=64)
+    translate.add_argument("--prefix", default=None,
+                           help="every translation starts with this text and the search continues it")
     _add_search_flags(translate)
     _add_precision_flag(translate)
 
@@ -417,7 +420,8 @@ def _run_translate(args):
     sentences = _read_sentences(args)
     done = 0
     for start in range(0, len(sentences), args.batch_size):
-        for line in translator(sentences[start : start + args.batch_size]):
+        extra = {} if args.prefix is None else {"prefixes": args.prefix}
+        for line in translator(sentences[start : start + args.batch_size], **extra):
             print(line.replace("\r", " ").replace("\n", " "), flush=False)  # one output line per input line
         done = min(start + args.batch_size, len(sentences))
         if len(sentences) > args.batch_size:

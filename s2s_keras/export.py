@@ -3,8 +3,9 @@
 `save(translator, "saved_models/NAME")` writes `saved_models/NAME/<version>/`
 with the signature `serving_default`: `inputs: tf.string (None,)` ->
 `translations: tf.string (None,)`, `scores: float32 (None,)`; also
-`translate_n_best`. Tokenizer vocabularies travel as assets; the SavedModel
-loads in a process that imports only `tensorflow` and `tensorflow_text`.
+`translate_n_best` and `translate_with_prefixes` (`inputs`, `prefixes`).
+Tokenizer vocabularies travel as assets; the SavedModel loads in a process
+that imports only `tensorflow` and `tensorflow_text`.
 `assets.extra/s2s_keras.json` (TF Serving's folder for extra files) records
 the tokenizers' special ids, the vocabulary sizes and the search.
 """
@@ -23,6 +24,7 @@ from s2s_keras.translator import WARM_UP_WORDS, warm_up_sentence
 
 SIGNATURE = "serving_default"
 N_BEST_SIGNATURE = "translate_n_best"
+PREFIX_SIGNATURE = "translate_with_prefixes"  # inputs, prefixes -> n-best translations that start with the prefixes
 STAGING_PREFIX = ".export-"
 METADATA_FILE = os.path.join("assets.extra", "s2s_keras.json")
 
@@ -98,6 +100,7 @@ def save(translator, path, version=None):
         signatures = {
             SIGNATURE: translator.translate_strings.get_concrete_function(),
             N_BEST_SIGNATURE: translator.translate_n_best.get_concrete_function(),
+            PREFIX_SIGNATURE: translator.translate_with_prefixes.get_concrete_function(),
         }
         tf.saved_model.save(translator, staging, signatures=signatures)
         os.makedirs(os.path.dirname(os.path.join(staging, METADATA_FILE)), exist_ok=True)
@@ -159,20 +162,36 @@ class ServedTranslator:
             except (OSError, ValueError) as error:  # the graph still serves; only the record is lost
                 warnings.warn(f"{metadata_path!r} could not be read ({error}); metadata left empty.", stacklevel=2)
 
-    def predict(self, sentences):
+    def predict(self, sentences, prefixes=None):
         """Translates strings through the `serving_default` signature.
 
         Args:
             sentences: an iterable of strings.
+            prefixes: optional, one string per sentence (or one for all) that
+                its translation must start with (`translate_with_prefixes`).
 
         Returns:
             `(translations, scores)`: two Python lists, one entry per sentence.
+
+        Raises:
+            ValueError: prefixes for an export made before they were supported.
         """
-        outputs = self._signature(inputs=tf.constant(list(sentences), tf.string))
+        inputs = tf.constant(list(sentences), tf.string)
+        if prefixes is None:
+            outputs = self._signature(inputs=inputs)
+        else:
+            if PREFIX_SIGNATURE not in self._loaded.signatures:
+                raise ValueError(f"The export at {self.path!r} has no {PREFIX_SIGNATURE!r} signature (made before "
+                                 "prefixes were supported): export the run again.")
+            prefixes = [prefixes] * inputs.shape[0] if isinstance(prefixes, str) else list(prefixes)
+            if len(prefixes) != inputs.shape[0]:
+                raise ValueError(f"{len(prefixes)} prefixes for {inputs.shape[0]} sentences: give one per sentence.")
+            n_best = self._loaded.signatures[PREFIX_SIGNATURE](inputs=inputs, prefixes=tf.constant(prefixes, tf.string))
+            outputs = {key: value[:, 0] for key, value in n_best.items()}
         return [t.decode("utf-8") for t in outputs["translations"].numpy()], outputs["scores"].numpy().tolist()
 
-    def __call__(self, sentences):
-        return self.predict(sentences)[0]
+    def __call__(self, sentences, prefixes=None):
+        return self.predict(sentences, prefixes)[0]
 
     def warm_up(self, word_counts=WARM_UP_WORDS):
         """Translates one sentence per entry of `word_counts` (words), so that first requests are fast.

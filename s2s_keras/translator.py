@@ -148,15 +148,23 @@ class Translator(tf.Module):
         self.jit_compile = bool(jit_compile)
         self._search_ids = tf.function(self._run_search, jit_compile=self.jit_compile)
 
-    def _run_search(self, source_ids):
-        return decode(self.model, source_ids, self.search, static_shapes=self.jit_compile)
+    def _run_search(self, source_ids, prefix_ids=None):
+        return decode(self.model, source_ids, self.search, static_shapes=self.jit_compile, prefix_ids=prefix_ids)
 
-    def search_ids(self, source_ids):
-        """Decodes padded ids `(batch, src_len)` -> a `DecodeResult` (XLA on bucketed shapes when jit)."""
+    def search_ids(self, source_ids, prefix_ids=None):
+        """Decodes padded ids `(batch, src_len)` -> a `DecodeResult` (XLA on bucketed shapes when jit).
+
+        `prefix_ids` `(batch, width)`, right-padded with the target padding id,
+        forces the start of each output (see `decode`).
+        """
         if not self.jit_compile:
-            return self._search_ids(source_ids)
+            return self._search_ids(source_ids, prefix_ids)
         batch = tf.shape(source_ids)[0]
-        result = self._search_ids(pad_to_buckets(source_ids, self.max_source_length, self.source_tokenizer.pad_id))
+        padded = pad_to_buckets(source_ids, self.max_source_length, self.source_tokenizer.pad_id)
+        if prefix_ids is not None:  # bucketed like the sources: copies of row 0 for the extra rows
+            prefix_ids = pad_to_buckets(prefix_ids, self.search.max_length, self.target_tokenizer.pad_id)
+            prefix_ids = prefix_ids[: tf.shape(padded)[0]]
+        result = self._search_ids(padded, prefix_ids)
         return tf.nest.map_structure(lambda t: t[:batch], result)
 
     def source_ids(self, inputs):
@@ -177,8 +185,21 @@ class Translator(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
     def translate_n_best(self, inputs):
         """All n-best hypotheses: `translations` and `scores` `(None, n_best)`, best first."""
+        return self._translate(inputs)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs"),
+                                  tf.TensorSpec([None], tf.string, name="prefixes")])
+    def translate_with_prefixes(self, inputs, prefixes):
+        """Like `translate_n_best`, each translation starting with its prefix (a string, "" for none)."""
+        prefix = self.target_tokenizer.tokenize(prefixes)[:, : self.search.max_length - 1]
+        prefix_ids = tf.cast(prefix.to_tensor(default_value=self.target_tokenizer.pad_id), tf.int32)
+        prefix_ids = tf.pad(prefix_ids, [[0, 0], [0, tf.maximum(1 - tf.shape(prefix_ids)[1], 0)]],
+                            constant_values=self.target_tokenizer.pad_id)  # at least one column
+        return self._translate(inputs, prefix_ids)
+
+    def _translate(self, inputs, prefix_ids=None):
         source, lengths = self.source_ids(inputs)
-        result = self.search_ids(source)
+        result = self.search_ids(source, prefix_ids)
         batch, n_best = tf.shape(result.ids)[0], tf.shape(result.ids)[1]
         flat = tf.reshape(result.ids, [batch * n_best, -1])
         texts = tf.reshape(self.target_tokenizer.detokenize(flat), [batch, n_best])
@@ -188,11 +209,14 @@ class Translator(tf.Module):
             "scores": tf.where(empty, 0.0, result.scores),
         }
 
-    def __call__(self, sentences, return_scores=False, return_n_best=False, n_best=None):
+    def __call__(self, sentences, return_scores=False, return_n_best=False, n_best=None, prefixes=None):
         """Translates a list of strings.
 
         Args:
             sentences: a list of `str` (or one `str`).
+            prefixes: optional, one string per sentence (or one for all) that
+                its translation must start with, e.g. the words a user has
+                typed already ("" for none); the search continues from it.
             return_scores: also return the scores.
             return_n_best: return every hypothesis the search keeps (its
                 `n_best`, e.g. `BeamSearch(n_best=3)`), a list per sentence.
@@ -210,7 +234,16 @@ class Translator(tf.Module):
         inputs = tf.constant([sentences] if single else list(sentences), tf.string)
         if inputs.shape[0] == 0:
             return ([], []) if return_scores else []
-        if return_n_best:
+        if prefixes is not None:
+            prefixes = [prefixes] * inputs.shape[0] if isinstance(prefixes, str) else list(prefixes)
+            if len(prefixes) != inputs.shape[0]:
+                raise ValueError(f"{len(prefixes)} prefixes for {inputs.shape[0]} sentences: give one per sentence.")
+            result = self.translate_with_prefixes(inputs, tf.constant(prefixes, tf.string))
+            if not return_n_best:
+                result = {key: value[:, 0] for key, value in result.items()}
+            texts = tf.nest.map_structure(lambda t: t.decode("utf-8"), result["translations"].numpy().tolist())
+            scores = result["scores"].numpy().tolist()
+        elif return_n_best:
             result = self.translate_n_best(inputs)
             texts = [[t.decode("utf-8") for t in row] for row in result["translations"].numpy()]
             scores = result["scores"].numpy().tolist()

@@ -4,7 +4,8 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
-from s2s_keras.decoding.logits import NEG_INF, check_stop_ids, ending_ids, is_any_of, next_token_log_probs
+from s2s_keras.decoding.logits import (NEG_INF, check_stop_ids, ending_ids, force_prefix, is_any_of,
+                                       next_token_log_probs, prefix_lengths)
 from s2s_keras.decoding.result import DecodeResult
 from s2s_keras.decoding.search import SearchStrategy
 from s2s_keras.decoding.token_search import check_max_length, start_state
@@ -94,6 +95,8 @@ class BeamSearch(SearchStrategy):
         source_pad_id: the source padding id (left out of the coverage penalty).
         target_special_ids: the target vocabulary's `SpecialIds`; `decode`
             passes the model's.
+        static_shapes, prefix_ids: as for `TokenSearch` (a forced prefix
+            keeps one live beam until it ends).
 
     Returns:
         A `DecodeResult`: ids `(batch, n_best, max_length)`, scores
@@ -168,7 +171,7 @@ class BeamSearch(SearchStrategy):
         return nth_ended > live_bound
 
     def __call__(self, encode, initial_state, decode_step, source_ids, *, source_pad_id=PAD_ID,
-                 target_special_ids=DEFAULT_SPECIAL_IDS, static_shapes=True):
+                 target_special_ids=DEFAULT_SPECIAL_IDS, static_shapes=True, prefix_ids=None):
         special = target_special_ids
         ending = ending_ids(special, self.stop_ids)
         source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
@@ -179,6 +182,9 @@ class BeamSearch(SearchStrategy):
 
         memory = tile_beams(encode(source_ids), beam)  # (batch * beam, ...)
         state = start_state(initial_state, memory, self.max_length, static_shapes)
+        if prefix_ids is not None:
+            prefix_ids = tile_beams(tf.convert_to_tensor(prefix_ids, dtype=tf.int32), beam)  # (batch * beam, width)
+            forced_lengths = prefix_lengths(prefix_ids, special.pad)
         source_mask = tf.reshape(tile_beams(tf.not_equal(source_ids, source_pad_id), beam), [batch_size, beam, -1])
         # Row offsets turn a beam index into a flat row index.
         row_offsets = (tf.range(batch_size) * beam)[:, tf.newaxis]  # (batch, 1)
@@ -209,8 +215,10 @@ class BeamSearch(SearchStrategy):
             if self.temperature != 1.0:
                 logits = tf.cast(logits, tf.float32) / self.temperature
             vocab = tf.shape(logits)[-1]
-            step_log_probs = tf.reshape(next_token_log_probs(logits, step, self.min_length, special, self.stop_ids),
-                                         [batch_size, beam, vocab])
+            step_log_probs = next_token_log_probs(logits, step, self.min_length, special, self.stop_ids)
+            if prefix_ids is not None:
+                step_log_probs = force_prefix(step_log_probs, step, prefix_ids, forced_lengths)
+            step_log_probs = tf.reshape(step_log_probs, [batch_size, beam, vocab])
             # An ended hypothesis continues only with padding, at no cost.
             pad_only = tf.where(tf.equal(tf.range(vocab), special.pad), 0.0, NEG_INF)  # (vocab,)
             step_log_probs = tf.where(finished[..., tf.newaxis], pad_only, step_log_probs)

@@ -53,6 +53,34 @@ def next_token_log_probs(logits, step, min_length=0, special_ids=DEFAULT_SPECIAL
     return tf.nn.log_softmax(tf.where(blocked[tf.newaxis, :], NEG_INF, logits), axis=-1)
 
 
+def prefix_lengths(prefix_ids, pad_id):
+    """Tokens in each row of right-padded `prefix_ids` `(rows, width)`: int32 `(rows,)`."""
+    return tf.reduce_sum(tf.cast(tf.not_equal(prefix_ids, pad_id), tf.int32), axis=1)
+
+
+def force_prefix(log_probs, step, prefix_ids, lengths):
+    """Rows still inside their forced prefix may produce only its token at `step`.
+
+    The forced token keeps its own log-probability (a prefix is scored as the
+    model scores it, as OpenNMT's target prefixes are); every other token of
+    such a row is blocked.
+
+    Args:
+        log_probs: `(rows, vocab)`.
+        step: the current position (scalar).
+        prefix_ids: int32 `(rows, width)`, right-padded, `width` ≥ 1.
+        lengths: int32 `(rows,)`, each row's prefix length.
+
+    Returns:
+        `log_probs` with the forced rows' other tokens at `NEG_INF`.
+    """
+    width = tf.shape(prefix_ids)[1]
+    forced = tf.gather(prefix_ids, tf.minimum(step, width - 1), axis=1)  # (rows,)
+    other = tf.not_equal(tf.range(tf.shape(log_probs)[-1])[tf.newaxis, :], forced[:, tf.newaxis])
+    inside = (step < lengths)[:, tf.newaxis]  # (rows, 1)
+    return tf.where(tf.logical_and(inside, other), NEG_INF, log_probs)
+
+
 def keep_top_k(log_probs, k):
     """Blocks every token outside the `k` most probable of each row."""
     k = tf.minimum(k, tf.shape(log_probs)[-1])

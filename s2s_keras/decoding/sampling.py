@@ -83,6 +83,8 @@ class Sampling(TokenSearch):
         source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
         batch_size = tf.shape(source_ids)[0]
         # Each source `draws` times, adjacent: the uniform numbers are keyed by row, so every copy draws anew.
+        if kwargs.get("prefix_ids") is not None:
+            kwargs["prefix_ids"] = tf.repeat(tf.convert_to_tensor(kwargs["prefix_ids"], tf.int32), draws, axis=0)
         flat = super().__call__(encode, initial_state, decode_step, tf.repeat(source_ids, draws, axis=0), **kwargs)
         grouped = DecodeResult(*[tf.reshape(t, tf.concat([[batch_size, draws], tf.shape(t)[2:]], 0)) for t in flat])
         order = tf.argsort(grouped.scores, axis=1, direction="DESCENDING", stable=True)  # (batch, draws)

@@ -4,7 +4,8 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
-from s2s_keras.decoding.logits import check_stop_ids, ending_ids, is_any_of, next_token_log_probs
+from s2s_keras.decoding.logits import (check_stop_ids, ending_ids, force_prefix, is_any_of, next_token_log_probs,
+                                       prefix_lengths)
 from s2s_keras.decoding.result import DecodeResult
 from s2s_keras.decoding.search import SearchStrategy
 
@@ -44,6 +45,11 @@ class TokenSearch(SearchStrategy):
         source_pad_id: the source padding id (unused here; beam search masks with it).
         target_special_ids: the target vocabulary's `SpecialIds` (start,
             end, padding); `decode` passes the model's.
+        static_shapes: keep every loop tensor's shape (XLA needs it); False
+            lets the model's state grow step by step (faster, same result).
+        prefix_ids: optional int32 `(batch, width)`, right-padded with the
+            target padding id: each row's output starts with its prefix
+            (forced, scored as the model scores it) and continues from there.
 
     Returns:
         A `DecodeResult` with `n_best` = 1; scores (and log_probs) are the sum
@@ -70,7 +76,7 @@ class TokenSearch(SearchStrategy):
         return None
 
     def __call__(self, encode, initial_state, decode_step, source_ids, *, source_pad_id=PAD_ID,
-                 target_special_ids=DEFAULT_SPECIAL_IDS, static_shapes=True):
+                 target_special_ids=DEFAULT_SPECIAL_IDS, static_shapes=True, prefix_ids=None):
         special = target_special_ids
         ending = ending_ids(special, self.stop_ids)
         source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
@@ -78,6 +84,9 @@ class TokenSearch(SearchStrategy):
         memory = encode(source_ids)
         state = start_state(initial_state, memory, self.max_length, static_shapes)
         seed = self.call_seed()
+        if prefix_ids is not None:
+            prefix_ids = tf.convert_to_tensor(prefix_ids, dtype=tf.int32)
+            forced_lengths = prefix_lengths(prefix_ids, special.pad)
 
         ids = tf.fill([batch_size, self.max_length], special.pad)  # (batch, max_length)
         token_log_probs = tf.zeros([batch_size, self.max_length], tf.float32)
@@ -93,6 +102,8 @@ class TokenSearch(SearchStrategy):
         def body(step, tokens, state, ids, token_log_probs, scores, lengths, finished):
             logits, state = decode_step(tokens, state, memory, step)[:2]  # (batch, vocab)
             log_probs = next_token_log_probs(logits, step, self.min_length, special, self.stop_ids)
+            if prefix_ids is not None:
+                log_probs = force_prefix(log_probs, step, prefix_ids, forced_lengths)
             next_tokens = tf.where(finished, special.pad, self.pick(log_probs, step, seed))  # (batch,)
             chosen = tf.where(finished, 0.0, tf.gather(log_probs, next_tokens, batch_dims=1))  # (batch,)
             scores += chosen
