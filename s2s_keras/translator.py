@@ -21,7 +21,13 @@ def model_vocab_sizes(model):
 
 
 def model_position_limits(model):
-    """`(source, target)` positions a model can embed: the rows of learned position tables, None if unlimited."""
+    """`(source, target)` positions a model can embed: the rows of learned position tables, None if unlimited.
+
+    For an `Ensemble`, the fewest of its members'.
+    """
+    if hasattr(model, "members"):
+        limits = [model_position_limits(member) for member in model.members]
+        return tuple(min((l[i] for l in limits if l[i] is not None), default=None) for i in range(2))
 
     def limit(name):
         try:
@@ -96,7 +102,8 @@ class Translator(tf.Module):
     (U+FFFD) by the tokenizer, never an error.
 
     Args:
-        model: a registered model (`encode` / `initial_state` / `decode_step`).
+        model: a registered model (`encode` / `initial_state` / `decode_step`),
+            or a `models.Ensemble` of them.
         source_tokenizer, target_tokenizer: `s2s_keras.data` tokenizers whose
             vocabulary sizes match the model's.
         search: a search strategy (default `GreedySearch(max_length=100)`, or
