@@ -77,7 +77,8 @@ class BeamSearch(SearchStrategy):
         coverage_penalty: β ≥ 0 (needs `decode_step(..., return_attention=True)`).
         n_best: hypotheses returned per source (≤ beam_size).
         max_length: most tokens per hypothesis, `[END]` included.
-        min_length: the end id and stop ids are blocked before this many tokens.
+        min_length: fewest tokens per hypothesis, counted as `max_length` is (the
+            ending token included): the end id and stop ids are blocked before.
         stop_ids: more ids that end a hypothesis as the end id does.
         temperature: divides the logits before the log-softmax (> 0; 1: the
             model's distribution; above 1 flattens it, which favours longer
@@ -122,8 +123,8 @@ class BeamSearch(SearchStrategy):
         if float(coverage_penalty) < 0.0:
             raise ValueError(f"`coverage_penalty` must be >= 0. Received: coverage_penalty={coverage_penalty!r}")
         self.max_length = check_max_length(max_length)
-        if not isinstance(min_length, int) or not 0 <= min_length < max_length:
-            raise ValueError(f"`min_length` must be an integer in [0, max_length). Received: min_length={min_length!r}")
+        if not isinstance(min_length, int) or not 0 <= min_length <= max_length:
+            raise ValueError(f"`min_length` must be an integer in [0, max_length]. Received: min_length={min_length!r}")
         self.beam_size = beam_size
         self.length_penalty = float(length_penalty)
         self.coverage_penalty = float(coverage_penalty)
@@ -215,7 +216,7 @@ class BeamSearch(SearchStrategy):
             if self.temperature != 1.0:
                 logits = tf.cast(logits, tf.float32) / self.temperature
             vocab = tf.shape(logits)[-1]
-            step_log_probs = next_token_log_probs(logits, step, self.min_length, special, self.stop_ids)
+            step_log_probs = next_token_log_probs(logits, step, self.min_length - 1, special, self.stop_ids)
             if prefix_ids is not None:
                 step_log_probs = force_prefix(step_log_probs, step, prefix_ids, forced_lengths)
             step_log_probs = tf.reshape(step_log_probs, [batch_size, beam, vocab])

@@ -10,7 +10,8 @@ class GreedySearch(TokenSearch):
 
     Args:
         max_length: most tokens per row, the ending token included.
-        min_length: the end id and stop ids are blocked before this many tokens.
+        min_length: fewest tokens per hypothesis, counted as `max_length` is (the
+            ending token included): the end id and stop ids are blocked before.
         stop_ids: more ids that end a row as the end id does.
 
     Call arguments and returns: see `TokenSearch`.

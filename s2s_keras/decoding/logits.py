@@ -26,18 +26,19 @@ def is_any_of(tokens, ids):
     return tf.reduce_any(tf.equal(tokens[..., tf.newaxis], tf.constant(ids, tokens.dtype)), axis=-1)
 
 
-def next_token_log_probs(logits, step, min_length=0, special_ids=DEFAULT_SPECIAL_IDS, stop_ids=()):
+def next_token_log_probs(logits, step, first_end=0, special_ids=DEFAULT_SPECIAL_IDS, stop_ids=()):
     """Log-probabilities of the next token with impossible tokens blocked.
 
     The padding and start ids are never produced, and the ending ids (the
-    end id and `stop_ids`) are blocked while fewer than `min_length` tokens
-    precede them. Blocking happens on the logits, so the remaining tokens'
+    end id and `stop_ids`) are blocked before position `first_end`. Blocking happens on the logits, so the remaining tokens'
     probabilities sum to 1.
 
     Args:
         logits: `(rows, vocab)` scores from `decode_step`.
         step: the current position (scalar; tokens produced so far).
-        min_length: the ending ids are allowed from this position on.
+        first_end: the ending ids are allowed from this position on (a
+            search's `min_length - 1`: its hypotheses then have at least
+            `min_length` tokens, the ending one included).
         special_ids: the target vocabulary's `SpecialIds`.
         stop_ids: more ids that end a hypothesis.
 
@@ -47,8 +48,8 @@ def next_token_log_probs(logits, step, min_length=0, special_ids=DEFAULT_SPECIAL
     logits = tf.cast(logits, tf.float32)
     vocab_ids = tf.range(tf.shape(logits)[-1])  # (vocab,)
     blocked = is_any_of(vocab_ids, (special_ids.pad, special_ids.start))
-    if min_length > 0:
-        too_early = tf.logical_and(is_any_of(vocab_ids, ending_ids(special_ids, stop_ids)), step < min_length)
+    if first_end > 0:
+        too_early = tf.logical_and(is_any_of(vocab_ids, ending_ids(special_ids, stop_ids)), step < first_end)
         blocked = tf.logical_or(blocked, too_early)
     return tf.nn.log_softmax(tf.where(blocked[tf.newaxis, :], NEG_INF, logits), axis=-1)
 

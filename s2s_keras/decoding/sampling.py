@@ -45,7 +45,8 @@ class Sampling(TokenSearch):
         top_p: sample only among the most probable tokens whose mass reaches p.
         seed: integer seed for reproducible draws, or None.
         max_length: most tokens per row, the ending token included.
-        min_length: the end id and stop ids are blocked before this many tokens.
+        min_length: fewest tokens per hypothesis, counted as `max_length` is (the
+            ending token included): the end id and stop ids are blocked before.
         stop_ids: more ids that end a row as the end id does.
         num_return_sequences: independent draws per source, returned as its
             `n_best` hypotheses sorted by score (best first).

@@ -33,7 +33,8 @@ class TokenSearch(SearchStrategy):
 
     Args:
         max_length: most tokens per row, the ending token included.
-        min_length: the end id and stop ids are blocked before this many tokens.
+        min_length: fewest tokens per hypothesis, counted as `max_length` is (the
+            ending token included): the end id and stop ids are blocked before.
         stop_ids: more ids that end a row as the end id does (e.g. a
             sentence-end piece); the row keeps the stop token.
 
@@ -59,8 +60,8 @@ class TokenSearch(SearchStrategy):
 
     def __init__(self, max_length=50, min_length=0, stop_ids=()):
         self.max_length = check_max_length(max_length)
-        if not isinstance(min_length, int) or not 0 <= min_length < max_length:
-            raise ValueError(f"`min_length` must be an integer in [0, max_length). Received: min_length={min_length!r}")
+        if not isinstance(min_length, int) or not 0 <= min_length <= max_length:
+            raise ValueError(f"`min_length` must be an integer in [0, max_length]. Received: min_length={min_length!r}")
         self.min_length = min_length
         self.stop_ids = check_stop_ids(stop_ids)
 
@@ -101,7 +102,7 @@ class TokenSearch(SearchStrategy):
 
         def body(step, tokens, state, ids, token_log_probs, scores, lengths, finished):
             logits, state = decode_step(tokens, state, memory, step)[:2]  # (batch, vocab)
-            log_probs = next_token_log_probs(logits, step, self.min_length, special, self.stop_ids)
+            log_probs = next_token_log_probs(logits, step, self.min_length - 1, special, self.stop_ids)
             if prefix_ids is not None:
                 log_probs = force_prefix(log_probs, step, prefix_ids, forced_lengths)
             next_tokens = tf.where(finished, special.pad, self.pick(log_probs, step, seed))  # (batch,)

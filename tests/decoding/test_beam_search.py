@@ -75,9 +75,9 @@ def test_min_length_blocks_end():
     fake = PrefixTableModel(VOCAB, 6, seed=0)
     fake.table[:, END_ID] = 50.0  # [END] is by far the likeliest everywhere
     result = BeamSearch(beam_size=3, max_length=6, min_length=3)(*fake.functions(), SOURCE)
-    for k in range(1):
-        assert int(result.lengths[0, k]) == 4 and int(result.ids[0, k, 3]) == END_ID
-    assert np.all(result.ids.numpy()[0, 0, :3] != END_ID)
+    # min_length counts tokens as max_length does, [END] included: [END] comes third.
+    assert int(result.lengths[0, 0]) == 3 and int(result.ids[0, 0, 2]) == END_ID
+    assert np.all(result.ids.numpy()[0, 0, :2] != END_ID)
 
 
 def test_stops_when_every_beam_has_ended():
@@ -204,7 +204,7 @@ def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="length_penalty"):
         BeamSearch(length_penalty=-1)
     with pytest.raises(ValueError, match="min_length"):
-        BeamSearch(max_length=5, min_length=5)
+        BeamSearch(max_length=5, min_length=6)
 
 
 def test_coverage_penalty_on_a_model_without_attention_is_a_clear_error():
