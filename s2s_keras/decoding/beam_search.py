@@ -80,6 +80,9 @@ class BeamSearch(SearchStrategy):
         min_length: fewest tokens per hypothesis, counted as `max_length` is (the
             ending token included): the end id and stop ids are blocked before.
         stop_ids: more ids that end a hypothesis as the end id does.
+        alignment_history: also return each hypothesis's attention weights at
+            every step (`DecodeResult.alignments`; zeros for a model without
+            attention).
         temperature: divides the logits before the log-softmax (> 0; 1: the
             model's distribution; above 1 flattens it, which favours longer
             and more varied hypotheses).
@@ -114,7 +117,7 @@ class BeamSearch(SearchStrategy):
     """
 
     def __init__(self, beam_size=4, length_penalty=0.0, coverage_penalty=0.0, n_best=1, max_length=50, min_length=0,
-                 early_stopping=False, stop_ids=(), temperature=1.0):
+                 early_stopping=False, stop_ids=(), temperature=1.0, alignment_history=False):
         check_positive_int("beam_size", beam_size)
         if not isinstance(n_best, int) or not 0 < n_best <= beam_size:
             raise ValueError(f"`n_best` must be an integer in [1, beam_size]. Received: n_best={n_best!r}")
@@ -135,12 +138,13 @@ class BeamSearch(SearchStrategy):
         if not float(temperature) > 0.0:
             raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature!r}")
         self.temperature = float(temperature)
+        self.alignment_history = bool(alignment_history)
 
     def get_config(self):
         return {"beam_size": self.beam_size, "length_penalty": self.length_penalty,
                 "coverage_penalty": self.coverage_penalty, "n_best": self.n_best, "max_length": self.max_length,
                 "min_length": self.min_length, "early_stopping": self.early_stopping, "stop_ids": self.stop_ids,
-                "temperature": self.temperature}
+                "temperature": self.temperature, "alignment_history": self.alignment_history}
 
     def _rank(self, log_probs, lengths, coverage, source_mask):
         """The ranking score s(Y) of hypotheses `(batch, beam[, vocab])`."""
@@ -197,20 +201,24 @@ class BeamSearch(SearchStrategy):
         lengths = tf.zeros([batch_size, beam], tf.int32)
         finished = tf.zeros([batch_size, beam], tf.bool)
         coverage = tf.zeros(tf.shape(source_mask), tf.float32)  # (batch, beam, src_len)
+        history_length = self.max_length if self.alignment_history else 0
+        history_sources = tf.shape(source_ids)[1] if self.alignment_history else 0
+        alignments = tf.zeros([batch_size, beam, history_length, history_sources], tf.float32)
         tokens = tf.fill([rows], special.start)
         positions = tf.range(self.max_length)
 
-        def condition(step, tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage):
+        def condition(step, tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage, alignments):
             return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(finished)))
 
         def body(*loop_vars):
-            step, tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage = loop_vars
-            if use_coverage:
+            step, tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage, alignments = loop_vars
+            if use_coverage or self.alignment_history:
                 logits, state, weights = decode_step(tokens, state, memory, step, return_attention=True)
-                if weights is None:
+                if weights is None and use_coverage:
                     raise ValueError("`coverage_penalty` needs attention weights, and this model returns none "
                                      "(a model without attention: rnn, lstm, gru). Use coverage_penalty=0.")
-                weights = tf.reshape(tf.cast(weights, tf.float32), tf.shape(coverage))
+                weights = (tf.zeros(tf.shape(coverage)) if weights is None  # a model without attention
+                           else tf.reshape(tf.cast(weights, tf.float32), tf.shape(coverage)))  # (batch, beam, src)
             else:
                 logits, state = decode_step(tokens, state, memory, step)[:2]
             if self.temperature != 1.0:
@@ -248,6 +256,10 @@ class BeamSearch(SearchStrategy):
             finished = tf.logical_or(finished, log_probs <= NEG_INF / 2)  # dead copies never revive
             if use_coverage:
                 coverage = tf.gather(coverage + live * weights, origin, batch_dims=1)
+            if self.alignment_history:  # the step's weights of the beam each survivor extends, at row `step`
+                step_weights = tf.where(was_finished[..., tf.newaxis], 0.0, tf.gather(weights, origin, batch_dims=1))
+                alignments = tf.where(at_step[..., tf.newaxis], step_weights[:, :, tf.newaxis],
+                                      tf.gather(alignments, origin, batch_dims=1))
             if self.early_stopping:
                 # Beams are sorted by rank (top_k): a row whose first n_best have ended is done, and its live
                 # beams are frozen too, so that a row decodes the same alone as in any batch.
@@ -259,12 +271,12 @@ class BeamSearch(SearchStrategy):
             flat_origin = tf.reshape(origin + row_offsets, [rows])
             new_state = gather_beams(state, flat_origin)  # the memory is not reordered
             new = (tf.reshape(next_tokens, [rows]), new_state, ids, token_log_probs, log_probs, lengths, finished,
-                   coverage)
+                   coverage, alignments)
             return (step + 1, *keep_static_shapes(new, loop_vars[1:]))
 
-        _, _, _, ids, token_log_probs, log_probs, lengths, _, coverage = tf.while_loop(
+        _, _, _, ids, token_log_probs, log_probs, lengths, _, coverage, alignments = tf.while_loop(
             condition, body,
-            (tf.constant(0), tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage),
+            (tf.constant(0), tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage, alignments),
         )
         scores = self._rank(log_probs, lengths, coverage if use_coverage else None, source_mask)
         scores, order = tf.math.top_k(scores, k=self.n_best)  # best first
@@ -276,4 +288,5 @@ class BeamSearch(SearchStrategy):
             log_probs=log_probs,
             token_log_probs=tf.gather(token_log_probs, order, batch_dims=1),
             valid=log_probs > NEG_INF / 2,
+            alignments=tf.gather(alignments, order, batch_dims=1),
         )

@@ -13,6 +13,7 @@ class GreedySearch(TokenSearch):
         min_length: fewest tokens per hypothesis, counted as `max_length` is (the
             ending token included): the end id and stop ids are blocked before.
         stop_ids: more ids that end a row as the end id does.
+        alignment_history: also return the attention weights of every step.
 
     Call arguments and returns: see `TokenSearch`.
 

@@ -21,6 +21,10 @@ class DecodeResult(NamedTuple):
             log-probability, 0 after the hypothesis ends.
         valid: bool `(batch, n_best)`: False for the filler hypotheses a beam
             returns when fewer than `n_best` distinct ones exist.
+        alignments: float32 `(batch, n_best, max_length, src_len)`: each
+            token's attention weights over the source (for plotting or
+            unknown-word replacement), from a search made with
+            `alignment_history=True`; `(batch, n_best, 0, 0)` otherwise.
     """
 
     ids: tf.Tensor
@@ -29,4 +33,5 @@ class DecodeResult(NamedTuple):
     log_probs: tf.Tensor
     token_log_probs: tf.Tensor
     valid: tf.Tensor
+    alignments: tf.Tensor
 

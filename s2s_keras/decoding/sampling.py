@@ -50,6 +50,7 @@ class Sampling(TokenSearch):
         stop_ids: more ids that end a row as the end id does.
         num_return_sequences: independent draws per source, returned as its
             `n_best` hypotheses sorted by score (best first).
+        alignment_history: see `TokenSearch`.
 
     Call arguments and returns: see `TokenSearch` (scores are the sum of the
     drawn tokens' unfiltered log-probabilities).
@@ -60,8 +61,9 @@ class Sampling(TokenSearch):
     """
 
     def __init__(self, temperature=1.0, top_k=None, top_p=None, seed=None, max_length=50, min_length=0,
-                 stop_ids=(), num_return_sequences=1):
-        super().__init__(max_length=max_length, min_length=min_length, stop_ids=stop_ids)
+                 stop_ids=(), num_return_sequences=1, alignment_history=False):
+        super().__init__(max_length=max_length, min_length=min_length, stop_ids=stop_ids,
+                         alignment_history=alignment_history)
         if not float(temperature) > 0.0:
             raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature!r}")
         check_positive_int("top_k", top_k, allow_none=True)

@@ -37,6 +37,8 @@ class TokenSearch(SearchStrategy):
             ending token included): the end id and stop ids are blocked before.
         stop_ids: more ids that end a row as the end id does (e.g. a
             sentence-end piece); the row keeps the stop token.
+        alignment_history: also return the attention weights of every step
+            (`DecodeResult.alignments`; zeros for a model without attention).
 
     Call arguments:
         encode: `source_ids -> memory`.
@@ -58,15 +60,17 @@ class TokenSearch(SearchStrategy):
         ids blocked), token_log_probs each token's.
     """
 
-    def __init__(self, max_length=50, min_length=0, stop_ids=()):
+    def __init__(self, max_length=50, min_length=0, stop_ids=(), alignment_history=False):
         self.max_length = check_max_length(max_length)
         if not isinstance(min_length, int) or not 0 <= min_length <= max_length:
             raise ValueError(f"`min_length` must be an integer in [0, max_length]. Received: min_length={min_length!r}")
         self.min_length = min_length
         self.stop_ids = check_stop_ids(stop_ids)
+        self.alignment_history = bool(alignment_history)
 
     def get_config(self):
-        return {"max_length": self.max_length, "min_length": self.min_length, "stop_ids": self.stop_ids}
+        return {"max_length": self.max_length, "min_length": self.min_length, "stop_ids": self.stop_ids,
+                "alignment_history": self.alignment_history}
 
     def pick(self, log_probs, step, seed):
         """Chooses next tokens `(batch,)` from log-probabilities `(batch, vocab)`."""
@@ -91,17 +95,27 @@ class TokenSearch(SearchStrategy):
 
         ids = tf.fill([batch_size, self.max_length], special.pad)  # (batch, max_length)
         token_log_probs = tf.zeros([batch_size, self.max_length], tf.float32)
+        history_shape = [batch_size, self.max_length, tf.shape(source_ids)[1]] if self.alignment_history else \
+            [batch_size, 0, 0]
+        alignments = tf.zeros(history_shape, tf.float32)  # (batch, max_length, src_len) on request
         scores = tf.zeros([batch_size], tf.float32)
         lengths = tf.zeros([batch_size], tf.int32)
         finished = tf.zeros([batch_size], tf.bool)
         tokens = tf.fill([batch_size], special.start)
         positions = tf.range(self.max_length)
 
-        def condition(step, tokens, state, ids, token_log_probs, scores, lengths, finished):
+        def condition(step, tokens, state, ids, token_log_probs, scores, lengths, finished, alignments):
             return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(finished)))
 
-        def body(step, tokens, state, ids, token_log_probs, scores, lengths, finished):
-            logits, state = decode_step(tokens, state, memory, step)[:2]  # (batch, vocab)
+        def body(step, tokens, state, ids, token_log_probs, scores, lengths, finished, alignments):
+            if self.alignment_history:
+                logits, state, weights = decode_step(tokens, state, memory, step, return_attention=True)
+                weights = (tf.zeros(tf.shape(alignments)[::2]) if weights is None  # (batch, src_len)
+                           else tf.cast(weights, tf.float32))
+                alignments = tf.where(tf.equal(positions, step)[tf.newaxis, :, tf.newaxis],
+                                      tf.where(finished[:, tf.newaxis], 0.0, weights)[:, tf.newaxis], alignments)
+            else:
+                logits, state = decode_step(tokens, state, memory, step)[:2]  # (batch, vocab)
             log_probs = next_token_log_probs(logits, step, self.min_length - 1, special, self.stop_ids)
             if prefix_ids is not None:
                 log_probs = force_prefix(log_probs, step, prefix_ids, forced_lengths)
@@ -113,11 +127,12 @@ class TokenSearch(SearchStrategy):
             ids = tf.where(at_step, next_tokens[:, tf.newaxis], ids)
             token_log_probs = tf.where(at_step, chosen[:, tf.newaxis], token_log_probs)
             finished = tf.logical_or(finished, is_any_of(next_tokens, ending))
-            return step + 1, next_tokens, state, ids, token_log_probs, scores, lengths, finished
+            return step + 1, next_tokens, state, ids, token_log_probs, scores, lengths, finished, alignments
 
-        _, _, _, ids, token_log_probs, scores, lengths, _ = tf.while_loop(
-            condition, body, (tf.constant(0), tokens, state, ids, token_log_probs, scores, lengths, finished)
+        _, _, _, ids, token_log_probs, scores, lengths, _, alignments = tf.while_loop(
+            condition, body,
+            (tf.constant(0), tokens, state, ids, token_log_probs, scores, lengths, finished, alignments),
         )
         return DecodeResult(ids=ids[:, tf.newaxis, :], scores=scores[:, tf.newaxis], lengths=lengths[:, tf.newaxis],
                             log_probs=scores[:, tf.newaxis], token_log_probs=token_log_probs[:, tf.newaxis, :],
-                            valid=tf.ones([batch_size, 1], tf.bool))
+                            valid=tf.ones([batch_size, 1], tf.bool), alignments=alignments[:, tf.newaxis])

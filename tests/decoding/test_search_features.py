@@ -105,3 +105,24 @@ def test_an_export_records_its_search_as_config():
     translator = Translator(model, tokenizer, tokenizer, search=STRATEGIES[1])
     metadata = json.loads(json.dumps(export_metadata(translator)))
     assert deserialize_search(metadata["search_config"]) == STRATEGIES[1]
+
+
+@pytest.mark.parametrize("search", [GreedySearch(max_length=6, alignment_history=True),
+                                    BeamSearch(beam_size=3, n_best=2, max_length=6, alignment_history=True)],
+                         ids=["greedy", "beam"])
+def test_alignments_are_the_attention_of_each_returned_token(search):
+    model = s2s.build_model("gru_attention", source_vocab_size=14, target_vocab_size=14, units=16, embedding_dim=8)
+    source = np.array([[5, 6, 7, 8, 3, 0], [9, 10, 11, 4, 5, 3]], "int32")
+    result = decode(model, source, search)
+    assert result.alignments.shape == (2, result.ids.shape[1], 6, 6)
+    for row in range(2):
+        for k in range(result.ids.shape[1]):
+            length = int(result.lengths[row, k])
+            tokens = [2] + result.ids.numpy()[row, k, : length - 1].tolist()  # [START] then the hypothesis
+            memory = model.encode(source[row : row + 1])
+            state = model.initial_state(memory, 6)
+            for step, token in enumerate(tokens):  # decode_step's weights along the hypothesis
+                _, state, weights = model.decode_step(np.array([token]), state, memory, step, return_attention=True)
+                np.testing.assert_allclose(result.alignments.numpy()[row, k, step], np.asarray(weights)[0], atol=1e-5)
+            assert not result.alignments.numpy()[row, k, length:].any()  # zeros after the end
+    assert decode(model, source, GreedySearch(max_length=6)).alignments.shape == (2, 1, 0, 0)  # not requested
