@@ -25,7 +25,8 @@ class SearchStrategy:
     def __eq__(self, other):
         return type(self) is type(other) and self.get_config() == other.get_config()
 
-    __hash__ = None
+    def __hash__(self):  # equal configs, equal hashes (a strategy is not changed after it is made)
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
 
 
 def serialize_search(search):

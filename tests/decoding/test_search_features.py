@@ -126,3 +126,11 @@ def test_alignments_are_the_attention_of_each_returned_token(search):
                 np.testing.assert_allclose(result.alignments.numpy()[row, k, step], np.asarray(weights)[0], atol=1e-5)
             assert not result.alignments.numpy()[row, k, length:].any()  # zeros after the end
     assert decode(model, source, GreedySearch(max_length=6)).alignments.shape == (2, 1, 0, 0)  # not requested
+
+
+def test_a_search_can_be_an_argument_of_a_traced_function():
+    model = s2s.build_model("gru", source_vocab_size=10, target_vocab_size=10, units=8, embedding_dim=4)
+    run = tf.function(lambda source, search: decode(model, source, search))
+    assert hash(GreedySearch(max_length=6)) == hash(GreedySearch(max_length=6))
+    np.testing.assert_array_equal(run(SOURCE, GreedySearch(max_length=6)).ids,
+                                  decode(model, SOURCE, GreedySearch(max_length=6)).ids)
