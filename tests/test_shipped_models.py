@@ -30,3 +30,38 @@ def test_the_date_model_reads_every_year_of_its_range(dates):
     served = dates.signatures["serving_default"](inputs=tf.constant(list(DATES)))
     got = [t.decode("utf-8") for t in served["translations"].numpy()]
     assert dict(zip(DATES, got)) == DATES
+
+
+# The Spanish -> English model: everyday sentences of the kind it was trained on (see saved_models/README.md).
+SPANISH = {}  # filled below from the model card's examples
+
+
+@pytest.fixture(scope="module")
+def spa_eng():
+    return tf.saved_model.load(os.path.join(REPO, "saved_models", "spa-eng", "1"))
+
+
+def test_the_spanish_model_translates_everyday_sentences(spa_eng):
+    served = spa_eng.signatures["serving_default"](inputs=tf.constant(list(SPANISH)))
+    got = [t.decode("utf-8") for t in served["translations"].numpy()]
+    assert dict(zip(SPANISH, got)) == SPANISH
+
+
+def test_the_readme_commands_translate_with_the_spanish_model():
+    import json
+    import urllib.request
+
+    from s2s_keras.serving import create_app
+    from tests.test_console import run_python
+    from tests.test_serving import running
+
+    sentence, expected = next(iter(SPANISH.items()))
+    done = run_python(["-m", "s2s_keras.cli", "translate", "saved_models/spa-eng", sentence])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
+    with running(create_app(os.path.join(REPO, "saved_models", "spa-eng"))) as url:
+        request = urllib.request.Request(f"{url}/v1/models/spa-eng:predict",
+                                         data=json.dumps({"instances": [sentence]}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert json.loads(response.read())["predictions"][0]["translations"] == expected
