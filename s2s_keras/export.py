@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.search import SearchStrategy, serialize_search
-from s2s_keras.translator import WARM_UP_WORDS, warm_up_sentence
+from s2s_keras.translator import WARM_UP_WORDS, prefixes_for, warm_up_sentence
 
 SIGNATURE = "serving_default"
 N_BEST_SIGNATURE = "translate_n_best"
@@ -183,10 +183,8 @@ class ServedTranslator:
             if PREFIX_SIGNATURE not in self._loaded.signatures:
                 raise ValueError(f"The export at {self.path!r} has no {PREFIX_SIGNATURE!r} signature (made before "
                                  "prefixes were supported): export the run again.")
-            prefixes = [prefixes] * inputs.shape[0] if isinstance(prefixes, str) else list(prefixes)
-            if len(prefixes) != inputs.shape[0]:
-                raise ValueError(f"{len(prefixes)} prefixes for {inputs.shape[0]} sentences: give one per sentence.")
-            n_best = self._loaded.signatures[PREFIX_SIGNATURE](inputs=inputs, prefixes=tf.constant(prefixes, tf.string))
+            prefixes = tf.constant(prefixes_for(prefixes, inputs.shape[0]), tf.string)
+            n_best = self._loaded.signatures[PREFIX_SIGNATURE](inputs=inputs, prefixes=prefixes)
             outputs = {key: value[:, 0] for key, value in n_best.items()}
         return [t.decode("utf-8") for t in outputs["translations"].numpy()], outputs["scores"].numpy().tolist()
 

@@ -8,16 +8,7 @@ import tensorflow as tf
 from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import PAD_ID, model_special_ids, special_ids_of
 from s2s_keras.decoding import GreedySearch, decode
-from s2s_keras.models.seq2seq import OUTPUT_PROJECTION, SOURCE_EMBEDDING, TARGET_EMBEDDING
-
-
-def model_vocab_sizes(model):
-    """`(source_vocab_size, target_vocab_size)` read off a registered model's layers."""
-    source = model.get_layer(SOURCE_EMBEDDING)
-    target = model.get_layer(OUTPUT_PROJECTION)
-    source_size = getattr(source, "input_dim", None) or getattr(source, "vocab_size", None)
-    target_size = getattr(target, "units", None) or getattr(target, "vocab_size", None)
-    return source_size, target_size
+from s2s_keras.models.seq2seq import SOURCE_EMBEDDING, TARGET_EMBEDDING, model_vocab_sizes
 
 
 def model_position_limits(model):
@@ -74,6 +65,14 @@ def pad_to_buckets(source_ids, max_source_length, pad_id=PAD_ID):
     padded = tf.pad(source_ids, [[0, 0], [0, target_width - width]], constant_values=pad_id)
     copies = tf.repeat(padded[:1], target_batch - batch, axis=0)
     return tf.concat([padded, copies], axis=0)
+
+
+def prefixes_for(prefixes, count):
+    """`prefixes` as a list of `count` strings: one per sentence, or one string for all."""
+    prefixes = [prefixes] * count if isinstance(prefixes, str) else list(prefixes)
+    if len(prefixes) != count:
+        raise ValueError(f"{len(prefixes)} prefixes for {count} sentences: give one per sentence.")
+    return prefixes
 
 
 def check_special_ids(model, source_tokenizer, target_tokenizer):
@@ -242,22 +241,16 @@ class Translator(tf.Module):
         if inputs.shape[0] == 0:
             return ([], []) if return_scores else []
         if prefixes is not None:
-            prefixes = [prefixes] * inputs.shape[0] if isinstance(prefixes, str) else list(prefixes)
-            if len(prefixes) != inputs.shape[0]:
-                raise ValueError(f"{len(prefixes)} prefixes for {inputs.shape[0]} sentences: give one per sentence.")
-            result = self.translate_with_prefixes(inputs, tf.constant(prefixes, tf.string))
+            prefixes = tf.constant(prefixes_for(prefixes, inputs.shape[0]), tf.string)
+            result = self.translate_with_prefixes(inputs, prefixes)
             if not return_n_best:
                 result = {key: value[:, 0] for key, value in result.items()}
-            texts = tf.nest.map_structure(lambda t: t.decode("utf-8"), result["translations"].numpy().tolist())
-            scores = result["scores"].numpy().tolist()
         elif return_n_best:
             result = self.translate_n_best(inputs)
-            texts = [[t.decode("utf-8") for t in row] for row in result["translations"].numpy()]
-            scores = result["scores"].numpy().tolist()
         else:
             result = self.translate_strings(inputs)
-            texts = [t.decode("utf-8") for t in result["translations"].numpy()]
-            scores = result["scores"].numpy().tolist()
+        texts = tf.nest.map_structure(lambda t: t.decode("utf-8"), result["translations"].numpy().tolist())
+        scores = result["scores"].numpy().tolist()
         if single:
             texts, scores = texts[0], scores[0]
         return (texts, scores) if return_scores else texts

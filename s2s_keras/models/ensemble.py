@@ -3,12 +3,7 @@
 import tensorflow as tf
 
 from s2s_keras.data.special_ids import model_special_ids
-from s2s_keras.models.seq2seq import OUTPUT_PROJECTION, SOURCE_EMBEDDING
-
-
-def _vocab_size(model, name, attributes):
-    layer = model.get_layer(name)
-    return next((getattr(layer, a) for a in attributes if getattr(layer, a, None)), None)
+from s2s_keras.models.seq2seq import model_vocab_sizes
 
 
 class Ensemble:
@@ -39,11 +34,10 @@ class Ensemble:
             raise ValueError("An Ensemble needs at least one model.")
         first = self.members[0]
         for index, model in enumerate(self.members[1:], start=1):
+            sizes, first_sizes = model_vocab_sizes(model), model_vocab_sizes(first)
             for what, mine, theirs in (
-                ("source vocabulary size", _vocab_size(model, SOURCE_EMBEDDING, ("input_dim", "vocab_size")),
-                 _vocab_size(first, SOURCE_EMBEDDING, ("input_dim", "vocab_size"))),
-                ("target vocabulary size", _vocab_size(model, OUTPUT_PROJECTION, ("units", "vocab_size")),
-                 _vocab_size(first, OUTPUT_PROJECTION, ("units", "vocab_size"))),
+                ("source vocabulary size", sizes[0], first_sizes[0]),
+                ("target vocabulary size", sizes[1], first_sizes[1]),
                 ("special ids", model_special_ids(model), model_special_ids(first)),
             ):
                 if mine != theirs:

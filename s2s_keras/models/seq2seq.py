@@ -15,6 +15,15 @@ DECODER = "decoder"
 OUTPUT_PROJECTION = "output_projection"
 
 
+def model_vocab_sizes(model):
+    """`(source_vocab_size, target_vocab_size)` read off a registered model's layers."""
+    source = model.get_layer(SOURCE_EMBEDDING)
+    target = model.get_layer(OUTPUT_PROJECTION)
+    source_size = getattr(source, "input_dim", None) or getattr(source, "vocab_size", None)
+    target_size = getattr(target, "units", None) or getattr(target, "vocab_size", None)
+    return source_size, target_size
+
+
 @keras.saving.register_keras_serializable(package="s2s_keras")
 class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
     """A functional encoder–decoder that also exposes incremental decoding.
