@@ -19,6 +19,7 @@ _NAMES = {  # public name -> the module that defines it
     "list_models": "s2s_keras.models",
     "losses": "s2s_keras.training.losses",
     "metrics": "s2s_keras.training.metrics",
+    "Transcriber": "s2s_keras.transcriber",
     "Translator": "s2s_keras.translator",
 }
 __all__ = sorted([*_SUBMODULES, *_NAMES], key=str.lower)

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.search import SearchStrategy, serialize_search
+from s2s_keras.served_transcriber import WAV_SIGNATURE, ServedTranscriber
 from s2s_keras.translator import WARM_UP_WORDS, prefixes_for, warm_up_sentence
 
 SIGNATURE = "serving_default"
@@ -73,7 +74,9 @@ def save(translator, path, version=None):
     Staging folders left by an export that was killed are removed.
 
     Args:
-        translator: a `s2s_keras.Translator`.
+        translator: a `s2s_keras.Translator`, or a `s2s_keras.Transcriber`
+            (its `serving_default` takes `waveforms` and `lengths`, and
+            `transcribe_wav` takes WAV contents).
         path: the model's folder, e.g. "saved_models/dates".
         version: a positive integer; default one more than the newest.
 
@@ -97,15 +100,19 @@ def save(translator, path, version=None):
         raise ValueError(f"Version {version} already exists at {final!r}; nothing was written.")
     staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{version}-{os.getpid()}-", dir=path)
     try:
-        signatures = {
-            SIGNATURE: translator.translate_strings.get_concrete_function(),
-            N_BEST_SIGNATURE: translator.translate_n_best.get_concrete_function(),
-            PREFIX_SIGNATURE: translator.translate_with_prefixes.get_concrete_function(),
-        }
+        if hasattr(translator, "serving_signatures"):  # a Transcriber
+            signatures, metadata = translator.serving_signatures(), translator.export_metadata()
+        else:
+            signatures = {
+                SIGNATURE: translator.translate_strings.get_concrete_function(),
+                N_BEST_SIGNATURE: translator.translate_n_best.get_concrete_function(),
+                PREFIX_SIGNATURE: translator.translate_with_prefixes.get_concrete_function(),
+            }
+            metadata = export_metadata(translator)
         tf.saved_model.save(translator, staging, signatures=signatures)
         os.makedirs(os.path.dirname(os.path.join(staging, METADATA_FILE)), exist_ok=True)
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
-            json.dump(export_metadata(translator), f, indent=2)
+            json.dump(metadata, f, indent=2)
         os.chmod(staging, _folder_mode())  # mkdtemp's 0700 would hide it from a server run by another user
         os.rename(staging, final)  # atomic on one file system; fails rather than replace
     except BaseException:
@@ -213,7 +220,8 @@ def load(path, warm_up=False):
         warm_up: translate a few sentences right away (`ServedTranslator.warm_up`).
 
     Returns:
-        A `ServedTranslator`: call it with a list of strings.
+        A `ServedTranslator`: call it with a list of strings (a
+        `ServedTranscriber` for a speech export: call it with audio).
 
     Raises:
         ValueError: with a clear message when `path` is missing, holds no
@@ -268,7 +276,7 @@ def load_versions(path, newest_only=False):
 
 
 def load_version(path, version=None):
-    """Loads one version folder as a `ServedTranslator` (a clear `ValueError` if it is not a usable export)."""
+    """Loads one version folder as a `ServedTranslator` or `ServedTranscriber` (a clear `ValueError` if unusable)."""
     if not os.path.exists(os.path.join(path, "saved_model.pb")):
         raise ValueError(f"{path!r} is not a SavedModel: saved_model.pb is missing.")
     try:
@@ -278,4 +286,6 @@ def load_version(path, version=None):
                          f"{type(error).__name__}: {str(error).splitlines()[0][:300]}") from None
     if SIGNATURE not in loaded.signatures:
         raise ValueError(f"The SavedModel at {path!r} has no {SIGNATURE!r} signature; it has {sorted(loaded.signatures)}.")
+    if WAV_SIGNATURE in loaded.signatures:
+        return ServedTranscriber(loaded, path, version)
     return ServedTranslator(loaded, path, version)

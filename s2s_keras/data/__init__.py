@@ -9,6 +9,7 @@ Strings in, ids out, in-graph (docs/design.md, data contract)::
                             bucket_width=recipe.bucket_width)
 """
 
+from s2s_keras.data.audio import make_audio_dataset, read_wav
 from s2s_keras.data.batching import pad_pairs, pad_sequences
 from s2s_keras.data.char_tokenizer import CharTokenizer
 from s2s_keras.data.epoch_order import EpochOrder
@@ -19,6 +20,7 @@ from s2s_keras.data.sources import (
     load_parallel_text, load_tfds, load_translate_folder, load_tsv, pairs_dataset, task_source,
 )
 from s2s_keras.data.specs import open_source
+from s2s_keras.data.spoken_digits import DIGIT_WORDS, fsdd_utterances, load_fsdd, tone_utterances
 from s2s_keras.data.stats import PipelineStats
 from s2s_keras.data.tasks import date_pairs, toy_pairs
 from s2s_keras.data.tokenizer import Tokenizer, load_tokenizer, tokenizer_kinds
@@ -27,9 +29,10 @@ from s2s_keras.data.special_ids import END_ID, PAD_ID, RESERVED_TOKENS, START_ID
 from s2s_keras.data.wordpiece_tokenizer import WordPieceTokenizer
 
 __all__ = [
-    "CharTokenizer", "END_ID", "EpochOrder", "PAD_ID", "PipelineStats", "RESERVED_TOKENS", "START_ID", "SentencePieceTokenizer",
-    "Tokenizer", "UNK_ID", "WordPieceTokenizer", "build_tokenizers", "count_batches", "date_pairs", "load_parallel_text",
-    "load_tfds", "load_tokenizer", "load_translate_folder", "load_tsv", "make_dataset", "normalize_text",
-    "open_source", "pad_pairs", "pad_sequences", "pairs_dataset", "task_source", "tokenizer_kinds", "toy_pairs",
-    "with_known_cardinality",
+    "CharTokenizer", "DIGIT_WORDS", "END_ID", "EpochOrder", "PAD_ID", "PipelineStats", "RESERVED_TOKENS",
+    "START_ID", "SentencePieceTokenizer", "Tokenizer", "UNK_ID", "WordPieceTokenizer", "build_tokenizers",
+    "count_batches", "date_pairs", "fsdd_utterances", "load_fsdd", "load_parallel_text", "load_tfds",
+    "load_tokenizer", "load_translate_folder", "load_tsv", "make_audio_dataset", "make_dataset", "normalize_text",
+    "open_source", "pad_pairs", "pad_sequences", "pairs_dataset", "read_wav", "task_source", "tokenizer_kinds",
+    "tone_utterances", "toy_pairs", "with_known_cardinality",
 ]

@@ -8,6 +8,7 @@ from s2s_keras.decoding.logits import (NEG_INF, check_stop_ids, ending_ids, forc
                                        next_token_log_probs, prefix_lengths)
 from s2s_keras.decoding.result import DecodeResult
 from s2s_keras.decoding.search import SearchStrategy
+from s2s_keras.decoding.source import as_source, attended_mask
 from s2s_keras.decoding.token_search import check_max_length, start_state
 
 
@@ -179,7 +180,7 @@ class BeamSearch(SearchStrategy):
                  target_special_ids=DEFAULT_SPECIAL_IDS, static_shapes=True, prefix_ids=None):
         special = target_special_ids
         ending = ending_ids(special, self.stop_ids)
-        source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
+        source_ids = as_source(source_ids)
         beam = self.beam_size
         batch_size = tf.shape(source_ids)[0]
         rows = batch_size * beam
@@ -190,7 +191,8 @@ class BeamSearch(SearchStrategy):
         if prefix_ids is not None:
             prefix_ids = tile_beams(tf.convert_to_tensor(prefix_ids, dtype=tf.int32), beam)  # (batch * beam, width)
             forced_lengths = prefix_lengths(prefix_ids, special.pad)
-        source_mask = tf.reshape(tile_beams(tf.not_equal(source_ids, source_pad_id), beam), [batch_size, beam, -1])
+        source_mask = tf.reshape(attended_mask(memory, lambda: tile_beams(source_ids, beam), source_pad_id),
+                                 [batch_size, beam, -1])  # (batch, beam, src_len)
         # Row offsets turn a beam index into a flat row index.
         row_offsets = (tf.range(batch_size) * beam)[:, tf.newaxis]  # (batch, 1)
 
@@ -202,7 +204,7 @@ class BeamSearch(SearchStrategy):
         finished = tf.zeros([batch_size, beam], tf.bool)
         coverage = tf.zeros(tf.shape(source_mask), tf.float32)  # (batch, beam, src_len)
         history_length = self.max_length if self.alignment_history else 0
-        history_sources = tf.shape(source_ids)[1] if self.alignment_history else 0
+        history_sources = tf.shape(source_mask)[2] if self.alignment_history else 0
         alignments = tf.zeros([batch_size, beam, history_length, history_sources], tf.float32)
         tokens = tf.fill([rows], special.start)
         positions = tf.range(self.max_length)

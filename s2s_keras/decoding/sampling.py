@@ -5,6 +5,7 @@ import tensorflow as tf
 from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.logits import keep_top_k, keep_top_p
 from s2s_keras.decoding.result import DecodeResult
+from s2s_keras.decoding.source import as_source
 from s2s_keras.decoding.token_search import TokenSearch
 
 
@@ -83,7 +84,7 @@ class Sampling(TokenSearch):
         draws = self.num_return_sequences
         if draws == 1:
             return super().__call__(encode, initial_state, decode_step, source_ids, **kwargs)
-        source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
+        source_ids = as_source(source_ids)
         batch_size = tf.shape(source_ids)[0]
         # Each source `draws` times, adjacent: the uniform numbers are keyed by row, so every copy draws anew.
         if kwargs.get("prefix_ids") is not None:

@@ -8,6 +8,7 @@ from s2s_keras.decoding.logits import (check_stop_ids, ending_ids, force_prefix,
                                        prefix_lengths)
 from s2s_keras.decoding.result import DecodeResult
 from s2s_keras.decoding.search import SearchStrategy
+from s2s_keras.decoding.source import as_source, attended_mask
 
 
 def check_max_length(max_length):
@@ -84,7 +85,7 @@ class TokenSearch(SearchStrategy):
                  target_special_ids=DEFAULT_SPECIAL_IDS, static_shapes=True, prefix_ids=None):
         special = target_special_ids
         ending = ending_ids(special, self.stop_ids)
-        source_ids = tf.convert_to_tensor(source_ids, dtype=tf.int32)
+        source_ids = as_source(source_ids)
         batch_size = tf.shape(source_ids)[0]
         memory = encode(source_ids)
         state = start_state(initial_state, memory, self.max_length, static_shapes)
@@ -95,8 +96,8 @@ class TokenSearch(SearchStrategy):
 
         ids = tf.fill([batch_size, self.max_length], special.pad)  # (batch, max_length)
         token_log_probs = tf.zeros([batch_size, self.max_length], tf.float32)
-        history_shape = [batch_size, self.max_length, tf.shape(source_ids)[1]] if self.alignment_history else \
-            [batch_size, 0, 0]
+        history_shape = [batch_size, self.max_length, tf.shape(attended_mask(memory, source_ids, source_pad_id))[1]] \
+            if self.alignment_history else [batch_size, 0, 0]
         alignments = tf.zeros(history_shape, tf.float32)  # (batch, max_length, src_len) on request
         scores = tf.zeros([batch_size], tf.float32)
         lengths = tf.zeros([batch_size], tf.int32)

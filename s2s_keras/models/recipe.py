@@ -161,3 +161,11 @@ TRANSFORMER_RECIPE = Recipe(
          "(beam 5); warm-up to 1e-3, no dropout (a few passes underfit), buckets 2 tokens wide",
 )
 
+
+# Speech models (waveforms in): character targets, batches in tokens of target only are not
+# meaningful, so `training.train_speech` batches by seconds of audio (`seconds_per_batch`).
+SPEECH_RECIPE = Recipe(
+    tokenizer="char", vocab_size=64, tokens_per_batch=4096, max_length=200, learning_rate=1e-3, warmup_steps=None,
+    label_smoothing=0.1, dtype_policy="float32", keep="best",
+    note="speech models: character targets, Adam 1e-3, float32 (not yet measured)",
+)

@@ -7,6 +7,7 @@ from s2s_keras.models.recipe import PLAIN, Recipe
 
 # Arguments every builder receives from the registry; all its other keywords are overrides.
 VOCABULARY_ARGUMENTS = ("source_vocab_size", "target_vocab_size", "source_special_ids", "target_special_ids")
+SOURCE_KINDS = ("tokens", "audio")
 
 
 def variant_builder(build, name, fixed, defaults=None, doc=None):
@@ -56,18 +57,32 @@ class ModelRegistry:
     def __init__(self):
         self._builders = {}
         self._recipes = {}
+        self._sources = {}
 
-    def register(self, name, builder=None, recipe=None):
-        """Registers `builder` (and its training `recipe`) under `name` (usable as a decorator)."""
+    def register(self, name, builder=None, recipe=None, source="tokens"):
+        """Registers `builder` (and its training `recipe`) under `name` (usable as a decorator).
+
+        `source` is what the model reads: "tokens" (source ids; the builder
+        takes `source_vocab_size`) or "audio" (waveforms; it takes no source
+        vocabulary).
+        """
         if builder is None:
-            return lambda fn: self.register(name, fn, recipe)
+            return lambda fn: self.register(name, fn, recipe, source)
         if name in self._builders:
             raise ValueError(f"A model named {name!r} is already registered.")
         if recipe is not None and not isinstance(recipe, Recipe):
             raise ValueError(f"`recipe` must be a Recipe. Received: recipe={recipe!r}")
+        if source not in SOURCE_KINDS:
+            raise ValueError(f"`source` must be one of {SOURCE_KINDS}. Received: source={source!r}")
         self._builders[name] = builder
         self._recipes[name] = recipe or PLAIN
+        self._sources[name] = source
         return builder
+
+    def source_kind(self, name):
+        """What model `name` reads: "tokens" or "audio"."""
+        self.get(name)
+        return self._sources[name]
 
     def recipe(self, name):
         """The training recipe of model `name`."""
@@ -91,9 +106,13 @@ class ModelRegistry:
             if key not in VOCABULARY_ARGUMENTS
         }
 
-    def build(self, name, *, source_vocab_size, target_vocab_size, source_special_ids=None, target_special_ids=None,
-              **overrides):
+    def build(self, name, *, source_vocab_size=None, target_vocab_size, source_special_ids=None,
+              target_special_ids=None, **overrides):
         builder = self.get(name)
+        audio = self._sources[name] == "audio"
+        if audio and (source_vocab_size is not None or source_special_ids is not None):
+            raise ValueError(f"Model {name!r} reads waveforms: it takes no source vocabulary. Received: "
+                             f"source_vocab_size={source_vocab_size!r}, source_special_ids={source_special_ids!r}")
         valid = self.overrides(name)
         unknown = sorted(set(overrides) - set(valid))
         if unknown:
@@ -103,8 +122,8 @@ class ModelRegistry:
         for key, value in overrides.items():
             check_override_type(name, key, value, valid[key])
         ids = {}
-        for side, size, special in (("source", source_vocab_size, source_special_ids),
-                                    ("target", target_vocab_size, target_special_ids)):
+        sides = (("source", source_vocab_size, source_special_ids), ("target", target_vocab_size, target_special_ids))
+        for side, size, special in sides[1:] if audio else sides:
             special = SpecialIds.from_config(special)
             smallest = max(max(special.as_tuple()) + 1, len(special.as_tuple()) + 1)  # every special id and a token
             if not isinstance(size, int) or isinstance(size, bool) or size < smallest:
@@ -112,6 +131,8 @@ class ModelRegistry:
                                  f"{special.to_config()} and one token). Received: {side}_vocab_size={size!r}")
             if special != SpecialIds():  # builders registered without these arguments keep working
                 ids[f"{side}_special_ids"] = special
+        if audio:
+            return builder(target_vocab_size=target_vocab_size, **ids, **overrides)
         return builder(source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size, **ids, **overrides)
 
 
@@ -137,13 +158,14 @@ def check_override_type(model, key, value, default):
 REGISTRY = ModelRegistry()
 
 
-def build_model(name, *, source_vocab_size, target_vocab_size, source_special_ids=None, target_special_ids=None,
+def build_model(name, *, source_vocab_size=None, target_vocab_size, source_special_ids=None, target_special_ids=None,
                 **overrides):
     """Builds the registered model `name` as a functional `keras.Model`.
 
     Args:
         name: a name from `list_models()`, e.g. "gru_attention".
-        source_vocab_size: source vocabulary size (`source_tokenizer.vocab_size`).
+        source_vocab_size: source vocabulary size (`source_tokenizer.vocab_size`);
+            None for a speech model (`model_source_kind(name) == "audio"`).
         target_vocab_size: target vocabulary size.
         source_special_ids, target_special_ids: the tokenizers' `SpecialIds`
             (`tokenizer.special_ids`; default: ids 0-3 as the project's tokenizers have).
@@ -151,7 +173,8 @@ def build_model(name, *, source_vocab_size, target_vocab_size, source_special_id
 
     Returns:
         A `Seq2SeqModel`: `{"source", "target_in"} -> logits`, with `encode`,
-        `initial_state` and `decode_step`.
+        `initial_state` and `decode_step` (a `SpeechSeq2SeqModel`, whose
+        source is float32 waveforms, for the speech models).
 
     Raises:
         ValueError: for an unknown name or override, listing the valid ones.
@@ -166,6 +189,11 @@ def build_model(name, *, source_vocab_size, target_vocab_size, source_special_id
 def list_models():
     """The names of all registered models, sorted."""
     return REGISTRY.names()
+
+
+def model_source_kind(name):
+    """What model `name` reads: "tokens" (source ids) or "audio" (float32 waveforms)."""
+    return REGISTRY.source_kind(name)
 
 
 def model_defaults(name):
