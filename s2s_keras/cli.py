@@ -1,4 +1,4 @@
-"""The `s2s-keras` command line: demo, models, train, evaluate, translate, average, export, serve.
+"""The `s2s-keras` command line: demo, models, train, evaluate, translate, transcribe, average, export, serve.
 
 Every subcommand has `--help` with examples. Errors print one line
 (`s2s-keras: error: ...`) and exit with status 2, never a traceback.
@@ -37,6 +37,9 @@ EXAMPLES = {
   s2s-keras train transformer_small --data train.tsv --output runs/plain --recipe none --vocab-size 8000
   TF_CONFIG='{"cluster": {"worker": ["h1:2222", "h2:2222"]}, "task": {"type": "worker", "index": 0}}' \\
       s2s-keras train gru_attention --data train.tsv --output /shared/runs/mw --strategy multi-worker
+  s2s-keras train las --data audio/train --valid audio/valid --output runs/digits --time-budget 30
+A speech model (las, speech_transformer) trains on audio folders: WAV files and a transcripts.tsv of lines
+file.wav<TAB>transcript (`s2s_keras.data.write_audio_folder` writes one).
 Settings not given come from the model's recipe (`s2s-keras models MODEL` prints it); each flag overrides one
 of them, and OUTPUT/run.json records every setting and where it came from. With --valid, model.keras holds
 the epoch with the lowest validation loss (--keep last: the last weights), each epoch reports BLEU and chrF
@@ -48,6 +51,11 @@ or every --save-every batches) with the settings it recorded and the same data o
   s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5
   s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5 --precision int8
   s2s-keras evaluate saved_models/dates --data task:dates
+  s2s-keras evaluate runs/digits --data audio/test --beam-size 5      # a speech run: WER and CER
+""",
+    "transcribe": """examples:
+  s2s-keras transcribe runs/digits one.wav two.wav --beam-size 5
+  s2s-keras transcribe saved_models/digits recordings/*.wav
 """,
     "translate": """examples:
   s2s-keras translate saved_models/dates "3. März 2021" "le 4 avril 1999"
@@ -219,9 +227,11 @@ def make_parser():
     train.add_argument("--deterministic", action="store_true",
                        help="deterministic ops: a resumed run ends bit-identical to an uninterrupted one")
 
-    evaluate = add("evaluate", "score a model with sacreBLEU (BLEU, chrF, TER) on a test set",
+    evaluate = add("evaluate", "score a model with sacreBLEU (BLEU, chrF, TER) on a test set, or a speech model with "
+                   "WER and CER on an audio folder",
                    "A source that occurs on several lines is translated once and scored against all of its "
-                   "references (multi-reference BLEU, as docs/benchmarks.md scores Tatoeba).")
+                   "references (multi-reference BLEU, as docs/benchmarks.md scores Tatoeba). A speech run or export "
+                   "is scored with jiwer's WER and CER on --data AUDIO_FOLDER.")
     evaluate.add_argument("path", help="a training run folder or an exported model folder")
     evaluate.add_argument("--data", required=True, help="test data: TSV file, SOURCE,TARGET files or task:NAME")
     evaluate.add_argument("--columns", type=_columns, default=(0, 1))
@@ -239,6 +249,12 @@ def make_parser():
                            help="every translation starts with this text and the search continues it")
     _add_search_flags(translate)
     _add_precision_flag(translate)
+
+    transcribe = add("transcribe", "transcribe WAV files with a speech run or a speech export")
+    transcribe.add_argument("path", help="a speech training run folder or an exported speech model folder")
+    transcribe.add_argument("files", nargs="+", help="WAV files (mono or first channel, at the model's sample rate)")
+    transcribe.add_argument("--batch-size", type=_positive_int, default=16)
+    _add_search_flags(transcribe)
 
     average = add("average", "average the last N epoch checkpoints of a run into a new model")
     average.add_argument("run", help="the training run folder")
@@ -383,13 +399,100 @@ def train_settings(args):
 
 
 def _run_train(args):
+    from s2s_keras.models import model_source_kind
+
+    if model_source_kind(args.model) == "audio":
+        return _run_train_speech(args)
     from s2s_keras.training.run import train
 
     train(train_settings(args))  # prints what it saved, or that the run had finished before
     return 0
 
 
+def _run_train_speech(args):
+    from s2s_keras.data import load_audio_folder
+    from s2s_keras.models import get_recipe
+    from s2s_keras.training.speech import train_speech
+
+    if not args.valid:
+        raise ValueError("A speech model needs --valid AUDIO_FOLDER (it keeps the epoch with the lowest validation loss).")
+    given = {key: getattr(args, key) for key in ("tokenizer", "vocab_size", "learning_rate", "label_smoothing",
+                                                 "dtype_policy", "keep") if getattr(args, key) is not None}
+    recipe = get_recipe(args.model).replace(**given)
+    train_speech(args.model, load_audio_folder(args.data), load_audio_folder(args.valid), args.output,
+                 epochs=args.epochs or 30, minutes=args.time_budget, overrides=dict(args.set), recipe=recipe,
+                 seed=args.seed)
+    print(f"Saved the speech run to {args.output}")
+    return 0
+
+
+def _speech_path(path):
+    """Whether `path` is a speech training run or a speech export."""
+    from s2s_keras.training.speech import is_speech_run
+
+    if is_speech_run(path):
+        return True
+    for folder, _, files in os.walk(path):
+        if "s2s_keras.json" in files and os.path.basename(folder) == "assets.extra":
+            import json
+
+            with open(os.path.join(folder, "s2s_keras.json"), encoding="utf-8") as f:
+                return json.load(f).get("kind") == "speech"
+    return False
+
+
+def _open_transcriber(args):
+    """A Transcriber from a speech run folder, or the loaded export from an export folder."""
+    from s2s_keras.training.speech import is_speech_run, load_speech_run
+
+    if is_speech_run(args.path):
+        from s2s_keras.transcriber import Transcriber
+
+        model, tokenizer = load_speech_run(args.path)
+        return Transcriber(model, tokenizer, search=_search(args))
+    from s2s_keras import export
+
+    if args.beam_size:
+        print("s2s-keras: note: an export carries its own search; --beam-size is ignored", file=sys.stderr)
+    served = export.load(args.path)
+    if getattr(served, "kind", "text") != "speech":
+        raise ValueError(f"{args.path!r} is a translation model: use `s2s-keras translate`.")
+    return served
+
+
+def _run_transcribe(args):
+    transcriber = _open_transcriber(args)
+    for start in range(0, len(args.files), args.batch_size):
+        for line in transcriber(args.files[start : start + args.batch_size]):
+            print(line, flush=False)
+    sys.stdout.flush()
+    return 0
+
+
+def _evaluate_speech(args):
+    import time
+
+    from s2s_keras.data import load_audio_folder
+    from s2s_keras.speech_metrics import score_transcripts
+
+    transcriber = _open_transcriber(args)
+    waveforms, references = load_audio_folder(args.data)
+    if args.limit:
+        waveforms, references = waveforms[: args.limit], references[: args.limit]
+    start, hypotheses = time.perf_counter(), []
+    for i in range(0, len(waveforms), args.batch_size):
+        hypotheses += transcriber(waveforms[i : i + args.batch_size])
+    seconds = time.perf_counter() - start
+    audio_seconds = sum(len(w) for w in waveforms) / (getattr(transcriber, "sample_rate", None) or 8000)
+    print(f"{len(waveforms)} utterances, {audio_seconds / 60:.1f} minutes of audio")
+    print(score_transcripts(hypotheses, references).summary())
+    print(f"real-time factor {seconds / audio_seconds:.4f} (seconds of compute per second of audio)")
+    return 0
+
+
 def _run_evaluate(args):
+    if _speech_path(args.path):
+        return _evaluate_speech(args)
     from s2s_keras.data import open_source
     from s2s_keras.evaluation import evaluate, group_references
 
@@ -435,7 +538,15 @@ def _run_translate(args):
 def _run_export(args):
     from s2s_keras import export
     from s2s_keras.training.run_folder import load_run
+    from s2s_keras.training.speech import is_speech_run, load_speech_run
     from s2s_keras.translator import Translator
+
+    if is_speech_run(args.run):
+        from s2s_keras.transcriber import Transcriber
+
+        model, tokenizer = load_speech_run(args.run)
+        print(export.save(Transcriber(_in_precision(model, args), tokenizer, search=_search(args)), args.target))
+        return 0
 
     model, source_tokenizer, target_tokenizer = load_run(args.run, model_file=args.model)
     translator = Translator(_in_precision(model, args), source_tokenizer, target_tokenizer, search=_search(args),
@@ -462,7 +573,8 @@ def _run_serve(args):
 
 
 COMMANDS = {"demo": _run_demo, "models": _run_models, "train": _run_train, "evaluate": _run_evaluate,
-            "translate": _run_translate, "export": _run_export, "average": _run_average, "serve": _run_serve}
+            "translate": _run_translate, "transcribe": _run_transcribe, "export": _run_export, "average": _run_average,
+            "serve": _run_serve}
 
 
 def _is_tensorflow_op_error(error):

@@ -59,14 +59,26 @@ def score_corpus(hypotheses, references):
     return EvaluationResult(scores["bleu"], scores["chrf"], scores["ter"], signatures, list(hypotheses))
 
 
-def translate_all(translator, sources, batch_size=64, progress=False):
-    """Translations of `sources` in batches, with an optional Keras progress bar."""
+def translate_all(translator, sources, batch_size=64, progress=False, sort_by_length=True):
+    """Translations of `sources` in batches, in their order, with an optional Keras progress bar.
+
+    With `sort_by_length` (as CTranslate2 does), batches are made of sources
+    of similar length, so little of each batch is padding and a batch ends
+    when its sentences do; the translations come back in the sources' order.
+    Every model gives a source the same translation whatever it is batched
+    with (its padding is masked), so sorting changes only the speed.
+    """
     bar = keras.utils.Progbar(len(sources), unit_name="sentence") if progress else None
-    hypotheses = []
-    for start in range(0, len(sources), batch_size):
-        hypotheses.extend(translator(list(sources[start : start + batch_size])))
+    order = list(range(len(sources)))
+    if sort_by_length:
+        order.sort(key=lambda i: len(sources[i]))
+    hypotheses = [None] * len(sources)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        for index, hypothesis in zip(chunk, translator([sources[i] for i in chunk])):
+            hypotheses[index] = hypothesis
         if bar is not None:
-            bar.update(len(hypotheses))
+            bar.update(min(start + batch_size, len(order)))
     return hypotheses
 
 

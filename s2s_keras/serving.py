@@ -10,6 +10,11 @@ existing TF Serving REST clients work unchanged:
   format `{"inputs": ["text", ...]}` -> `{"outputs": {"translations": [...],
   "scores": [...]}}` (as TF Serving answers columnar requests).
 
+A speech export (`Transcriber`) takes WAV files in TF Serving's binary form,
+`{"instances": [{"b64": "<WAV, base64>"}, ...]}` (or `{"audio": {"b64": ...}}`),
+and answers `{"predictions": [{"transcripts": "...", "scores": -0.4}, ...]}`;
+a file that is not a WAV, or has another sample rate, gets 400.
+
 Documented results for awkward requests: an empty instance list gets an empty
 answer; an empty string translates to "" with score 0; invalid UTF-8 sent as
 `{"b64": ...}` and lone UTF-16 surrogates (`"\\ud800"`) are replaced (U+FFFD).
@@ -176,7 +181,22 @@ class ModelServer:
         except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError; integers over 4,300 digits
             raise RequestError(f"Malformed JSON: {error}") from None
 
-    def _texts(self, payload):
+    def _audio(self, payload):
+        """Speech exports: WAV files as TF Serving's binary values, `{"b64": ...}` (or `{"audio": {"b64": ...}}`)."""
+        items, columnar = self._items(payload)
+        contents = []
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and set(item) == {"audio"}:
+                item = item["audio"]
+            if not (isinstance(item, dict) and set(item) == {"b64"} and isinstance(item["b64"], str)):
+                raise RequestError(f'Instance {index} must be a WAV file as {{"b64": "..."}} (a speech model).')
+            try:
+                contents.append(base64.b64decode(item["b64"], validate=True))
+            except (binascii.Error, ValueError):
+                raise RequestError(f"Instance {index}: invalid base64.") from None
+        return contents, columnar
+
+    def _items(self, payload):
         if not isinstance(payload, dict) or ("instances" in payload) == ("inputs" in payload):
             raise RequestError('The body must be a JSON object with exactly one of "instances" or "inputs".')
         columnar = "inputs" in payload
@@ -189,6 +209,10 @@ class ModelServer:
             raise RequestError('"instances"/"inputs" must be a list.')
         if len(items) > self.max_batch:
             raise RequestError(f"Too many instances: {len(items)} > {self.max_batch}.")
+        return items, columnar
+
+    def _texts(self, payload):
+        items, columnar = self._items(payload)
         texts = [_instance_text(item, i) for i, item in enumerate(items)]
         for i, text in enumerate(texts):
             if len(text) > self.max_input_chars:
@@ -202,17 +226,26 @@ class ModelServer:
             raise RequestError(f"The server is busy ({self._admitted} requests in progress); retry shortly.", 503,
                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         self._admitted += 1
+        served = self.versions[version]
+        speech = getattr(served, "kind", "text") == "speech"
         try:
-            texts, columnar = self._texts(await self._read_json(request))
+            payload = await self._read_json(request)
+            inputs, columnar = self._audio(payload) if speech else self._texts(payload)
             if self._limiter is None:
                 self._limiter = anyio.CapacityLimiter(self.max_concurrent)
-            translations, scores = ([], []) if not texts else await anyio.to_thread.run_sync(
-                self.versions[version].predict, texts, limiter=self._limiter)
+            try:
+                outputs, scores = ([], []) if not inputs else await anyio.to_thread.run_sync(
+                    served.predict, inputs, limiter=self._limiter)
+            except ValueError as error:  # audio that is not a WAV, or at another sample rate
+                if not speech:
+                    raise
+                raise RequestError(str(error)) from None
         finally:
             self._admitted -= 1
+        key = "transcripts" if speech else "translations"
         if columnar:
-            return JSONResponse({"outputs": {"translations": translations, "scores": scores}})
-        return JSONResponse({"predictions": [{"translations": t, "scores": s} for t, s in zip(translations, scores)]})
+            return JSONResponse({"outputs": {key: outputs, "scores": scores}})
+        return JSONResponse({"predictions": [{key: t, "scores": s} for t, s in zip(outputs, scores)]})
 
 
 def create_app(model_dir, **options):

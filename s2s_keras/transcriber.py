@@ -130,6 +130,27 @@ class Transcriber(tf.Module):
             texts, scores = texts[0], scores[0]
         return (texts, scores) if return_scores else texts
 
+    def attention(self, waveform, transcript=None):
+        """Attention weights of `transcript` (default: the model's own) over the encoder's output steps.
+
+        Args:
+            waveform: a 1-D float array at `sample_rate`.
+            transcript: the text to force (default: what the transcriber outputs).
+
+        Returns:
+            `(weights, target_ids)`: weights `(tokens + 1, encoder steps)` (the
+            last row is [END]; a Transformer's have a head axis first) and the
+            transcript's ids. Each encoder step covers `2**reductions` frames
+            of 10 ms (`las`) or 4 frames (`speech_transformer`).
+        """
+        if transcript is None:
+            transcript = self([waveform])[0]
+        audio = np.asarray(waveform, np.float32).reshape(1, -1)  # (1, samples)
+        target = tf.cast(self.target_tokenizer.tokenize(tf.constant([transcript])).to_tensor(), tf.int32)
+        target_in = tf.concat([[[self.target_tokenizer.start_id]], target], axis=1)  # (1, tokens + 1)
+        weights = self.model.attention_weights(audio, target_in)[0]
+        return np.asarray(weights), target.numpy()[0]
+
     def serving_signatures(self):
         """The export's signatures: `serving_default` (waveforms, lengths) and `transcribe_wav` (audio)."""
         return {"serving_default": self.transcribe_waveforms.get_concrete_function(),

@@ -4,7 +4,7 @@ import sacrebleu
 
 import s2s_keras as s2s
 from s2s_keras.decoding import GreedySearch
-from s2s_keras.evaluation import evaluate, reference_streams, score_corpus
+from s2s_keras.evaluation import evaluate, reference_streams, score_corpus, translate_all
 from s2s_keras.plotting import plot_attention, plot_history
 from s2s_keras.training.bleu_callback import BleuCallback
 from s2s_keras.translator import Translator
@@ -69,3 +69,18 @@ def test_plots_are_written(translator_and_model, tmp_path):
     np.testing.assert_allclose(np.asarray(image).sum(1), 1.0, atol=1e-5)  # each output row sums to 1
     plot_history({"loss": [2.0, 1.0], "val_loss": [2.1, 1.2], "val_bleu": [3.0, 9.0]}, path=str(tmp_path / "h.png"))
     assert (tmp_path / "h.png").stat().st_size > 0
+
+
+def test_translate_all_batches_by_length_and_keeps_the_order():
+    batches = []
+
+    def upper(sentences):
+        batches.append([len(s) for s in sentences])
+        return [s.upper() for s in sentences]
+
+    sources = ["a" * n for n in (5, 1, 9, 3, 7, 2, 8)]
+    assert translate_all(upper, sources, batch_size=3) == [s.upper() for s in sources]
+    assert batches == [[1, 2, 3], [5, 7, 8], [9]]
+    batches.clear()
+    assert translate_all(upper, sources, batch_size=3, sort_by_length=False) == [s.upper() for s in sources]
+    assert batches == [[5, 1, 9], [3, 7, 2], [8]]

@@ -10,6 +10,7 @@ Strings in, ids out, in-graph (docs/design.md, data contract)::
 """
 
 from s2s_keras.data.audio import make_audio_dataset, read_wav
+from s2s_keras.data.audio_folder import load_audio_folder, write_audio_folder
 from s2s_keras.data.batching import pad_pairs, pad_sequences
 from s2s_keras.data.char_tokenizer import CharTokenizer
 from s2s_keras.data.epoch_order import EpochOrder
@@ -31,8 +32,8 @@ from s2s_keras.data.wordpiece_tokenizer import WordPieceTokenizer
 __all__ = [
     "CharTokenizer", "DIGIT_WORDS", "END_ID", "EpochOrder", "PAD_ID", "PipelineStats", "RESERVED_TOKENS",
     "START_ID", "SentencePieceTokenizer", "Tokenizer", "UNK_ID", "WordPieceTokenizer", "build_tokenizers",
-    "count_batches", "date_pairs", "fsdd_utterances", "load_fsdd", "load_parallel_text", "load_tfds",
+    "count_batches", "date_pairs", "fsdd_utterances", "load_fsdd", "load_audio_folder", "load_parallel_text", "load_tfds",
     "load_tokenizer", "load_translate_folder", "load_tsv", "make_audio_dataset", "make_dataset", "normalize_text",
     "open_source", "pad_pairs", "pad_sequences", "pairs_dataset", "read_wav", "task_source", "tokenizer_kinds",
-    "tone_utterances", "toy_pairs", "with_known_cardinality",
+    "tone_utterances", "toy_pairs", "with_known_cardinality", "write_audio_folder",
 ]

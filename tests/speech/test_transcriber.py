@@ -80,3 +80,27 @@ def test_export_serves_the_same_transcripts(transcriber, tmp_path):
     assert [t.decode() for t in out["transcripts"].numpy()] == transcriber([wav_bytes(a) for a in audio])
     with pytest.raises(ValueError, match="sample rate"):
         served.predict([wav_bytes(audio[0], rate=16000)])
+
+
+def test_rest_server_transcribes_wav_files_sent_as_b64(transcriber, tmp_path):
+    import base64
+
+    from s2s_keras.serving import create_app
+    from tests.test_serving import READ_TIMEOUT, call, running
+
+    audio = [noise(0.6, 6), noise(0.9, 7)]
+    files = [wav_bytes(a) for a in audio]
+    expected = transcriber(files)
+    export.save(transcriber, str(tmp_path / "digits"))
+    with running(create_app(str(tmp_path / "digits")), read_timeout=READ_TIMEOUT) as url:
+        predict = f"{url}/v1/models/digits:predict"
+        b64 = [{"b64": base64.b64encode(f).decode()} for f in files]
+        status, rows = call(predict, {"instances": b64})
+        assert status == 200 and [p["transcripts"] for p in rows["predictions"]] == expected
+        status, columns = call(predict, {"inputs": [{"audio": b64[0]}]})
+        assert status == 200 and columns["outputs"]["transcripts"] == expected[:1]
+        wrong_rate = base64.b64encode(wav_bytes(audio[0], rate=16000)).decode()
+        status, answer = call(predict, {"instances": [{"b64": wrong_rate}]})
+        assert status == 400 and "sample rate" in answer["error"]
+        status, answer = call(predict, {"instances": ["a text"]})
+        assert status == 400 and "WAV" in answer["error"]
