@@ -95,8 +95,8 @@ def main():
     parser.add_argument("--peer-venv", default="/tmp/opennmt-tf-peer", help="run.sh's virtual environment")
     parser.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16", "int8"])
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPU cores; matmul peaks float32 {matmul_peak('float32'):.0f}, "
-          f"bfloat16 {matmul_peak('bfloat16'):.0f} GFLOP/s", flush=True)
+    print(f"{os.cpu_count()} CPU cores; matmul peaks float32 {matmul_peak('float32') / 1e9:.0f}, "
+          f"bfloat16 {matmul_peak('bfloat16') / 1e9:.0f} GFLOP/s", flush=True)
     with open(os.path.join(DATA, "test.tsv"), encoding="utf-8") as f:
         rows = [line.rstrip("\n").split("\t") for line in f]
     sources, references = group_references([(row[1], row[0]) for row in rows])

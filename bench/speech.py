@@ -49,8 +49,8 @@ def main():
     parser.add_argument("--test-utterances", type=int, default=300)
     parser.add_argument("--rtf-utterances", type=int, default=64)
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPU cores; matmul peaks float32 {matmul_peak('float32'):.0f}, "
-          f"bfloat16 {matmul_peak('bfloat16'):.0f} GFLOP/s", flush=True)
+    print(f"{os.cpu_count()} CPU cores; matmul peaks float32 {matmul_peak('float32') / 1e9:.0f}, "
+          f"bfloat16 {matmul_peak('bfloat16') / 1e9:.0f} GFLOP/s", flush=True)
     train = fsdd_utterances(args.fsdd, "train", args.train_utterances, seed=0)
     valid = fsdd_utterances(args.fsdd, "train", args.test_utterances, seed=1)  # model selection only
     tests = {"own split": fsdd_utterances(args.fsdd, "test", args.test_utterances, seed=2),

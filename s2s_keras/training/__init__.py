@@ -28,6 +28,7 @@ from s2s_keras.training.run import train
 from s2s_keras.training.run_folder import load_run
 from s2s_keras.training.schedules import NoamSchedule, recipe_learning_rate
 from s2s_keras.training.settings import TrainSettings
+from s2s_keras.training.speech import load_speech_run, train_speech
 
 __all__ = [
     "BleuCallback",
@@ -51,6 +52,7 @@ __all__ = [
     "inverse_sigmoid_schedule",
     "linear_schedule",
     "load_run",
+    "load_speech_run",
     "losses",
     "masked_accuracy",
     "masked_loss",
@@ -59,4 +61,5 @@ __all__ = [
     "recipe_learning_rate",
     "schedules",
     "train",
+    "train_speech",
 ]
