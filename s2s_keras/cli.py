@@ -50,6 +50,7 @@ or every --save-every batches) with the settings it recorded and the same data o
     "evaluate": """examples:
   s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5
   s2s-keras evaluate runs/spa-eng --data test.tsv --columns 1,0 --beam-size 5 --precision int8
+  s2s-keras evaluate runs/spa-eng --ensemble runs/spa-eng-seed1 --data test.tsv --columns 1,0 --beam-size 5
   s2s-keras evaluate saved_models/dates --data task:dates
   s2s-keras evaluate runs/digits --data audio/test --beam-size 5      # a speech run: WER and CER
 """,
@@ -153,6 +154,12 @@ def _add_precision_flag(parser):
                              "(int8 weights in every Dense and Embedding layer: a smaller export)")
 
 
+def _add_ensemble_flag(parser):
+    parser.add_argument("--ensemble", action="append", default=None, metavar="RUN",
+                        help="another training run decoded together with the first as one model (the mean of "
+                             "their log-probabilities; repeat for more); it must use the same tokenizers")
+
+
 def make_parser():
     parser = argparse.ArgumentParser(prog="s2s-keras", description="Sequence-to-sequence models for Keras 3.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -239,6 +246,7 @@ def make_parser():
     evaluate.add_argument("--batch-size", type=_positive_int, default=64)
     _add_search_flags(evaluate)
     _add_precision_flag(evaluate)
+    _add_ensemble_flag(evaluate)
 
     translate = add("translate", "translate sentences given as arguments, in a file, or on stdin")
     translate.add_argument("path", help="a training run folder or an exported model folder")
@@ -249,6 +257,7 @@ def make_parser():
                            help="every translation starts with this text and the search continues it")
     _add_search_flags(translate)
     _add_precision_flag(translate)
+    _add_ensemble_flag(translate)
 
     transcribe = add("transcribe", "transcribe WAV files with a speech run or a speech export")
     transcribe.add_argument("path", help="a speech training run folder or an exported speech model folder")
@@ -269,6 +278,7 @@ def make_parser():
                         help="compile the encoder and search with XLA (several times faster at small batches)")
     _add_search_flags(export)
     _add_precision_flag(export)
+    _add_ensemble_flag(export)
 
     serve = add("serve", "serve an exported model over TF Serving's REST API")
     serve.add_argument("path", help="the exported model folder, e.g. saved_models/NAME")
@@ -297,20 +307,41 @@ def _search(args):
 
 def _open_translator(args):
     """A Translator from a run folder, or the loaded export from an export folder."""
-    from s2s_keras.training.run_folder import MODEL_FILE, load_run
+    from s2s_keras.training.run_folder import MODEL_FILE
 
     if os.path.exists(os.path.join(args.path, MODEL_FILE)):
         from s2s_keras.translator import Translator
 
-        model, source_tokenizer, target_tokenizer = load_run(args.path)
-        return Translator(_in_precision(model, args), source_tokenizer, target_tokenizer, search=_search(args))
+        model, source_tokenizer, target_tokenizer = _load_runs(args.path, args)
+        return Translator(model, source_tokenizer, target_tokenizer, search=_search(args))
     from s2s_keras import export
 
+    if args.ensemble:
+        raise ValueError("--ensemble combines training runs; an export cannot be ensembled.")
     for flag, value in (("--beam-size", args.beam_size), ("--precision", args.precision)):
         if value:
             print(f"s2s-keras: note: an export carries its own search and precision; {flag} is ignored",
                   file=sys.stderr)
     return export.load(args.path)
+
+
+def _load_runs(path, args, model_file=None):
+    """The run's model (an `Ensemble` with the `--ensemble` runs) in `--precision`, and its tokenizers."""
+    from s2s_keras.training.run_folder import load_run
+
+    model, source_tokenizer, target_tokenizer = load_run(path, model_file=model_file)
+    if not args.ensemble:
+        return _in_precision(model, args), source_tokenizer, target_tokenizer
+    from s2s_keras.models import Ensemble
+
+    members = [_in_precision(model, args)]
+    for other in args.ensemble:
+        other_model, other_source, other_target = load_run(other)
+        if other_source.tokens != source_tokenizer.tokens or other_target.tokens != target_tokenizer.tokens:
+            raise ValueError(f"{other!r} was trained with other tokenizers than {path!r}: ensemble runs that share "
+                             "them (copy the first run's tokenizers/ folder into a new run folder before training).")
+        members.append(_in_precision(other_model, args))
+    return Ensemble(members), source_tokenizer, target_tokenizer
 
 
 def _in_precision(model, args):
@@ -548,8 +579,8 @@ def _run_export(args):
         print(export.save(Transcriber(_in_precision(model, args), tokenizer, search=_search(args)), args.target))
         return 0
 
-    model, source_tokenizer, target_tokenizer = load_run(args.run, model_file=args.model)
-    translator = Translator(_in_precision(model, args), source_tokenizer, target_tokenizer, search=_search(args),
+    model, source_tokenizer, target_tokenizer = _load_runs(args.run, args, model_file=args.model)
+    translator = Translator(model, source_tokenizer, target_tokenizer, search=_search(args),
                             jit_compile=args.jit_compile)
     print(export.save(translator, args.target))
     return 0

@@ -7,6 +7,7 @@ import os
 import keras
 import pytest
 
+import s2s_keras as s2s
 from s2s_keras import cli
 from s2s_keras.training.run import train
 from s2s_keras.training.settings import TrainSettings
@@ -116,6 +117,28 @@ def test_evaluate_scores_a_source_on_several_lines_against_all_its_references(tm
     assert cli.main(["evaluate", run, "--data", str(test)]) == 0
     out = capsys.readouterr().out
     assert "2 sources, 3 references" in out and "nrefs:var" in out
+
+
+def test_evaluate_translate_and_export_an_ensemble_of_runs(tmp_path, capsys):
+    import shutil
+
+    run, copy = str(tmp_path / "run"), str(tmp_path / "copy")
+    train(tiny_settings(run, epochs=1))
+    shutil.copytree(run, copy)
+    capsys.readouterr()
+    assert cli.main(["translate", run, "3 mars 2021", "le 4 avril 1999", "--beam-size", "2"]) == 0
+    alone = capsys.readouterr().out
+    assert cli.main(["translate", run, "3 mars 2021", "le 4 avril 1999", "--beam-size", "2",
+                     "--ensemble", copy]) == 0
+    assert capsys.readouterr().out == alone  # a model with itself: the same translations
+    assert cli.main(["evaluate", run, "--ensemble", copy, "--data", "task:dates", "--limit", "10"]) == 0
+    assert "BLEU" in capsys.readouterr().out
+    assert cli.main(["export", run, str(tmp_path / "exported"), "--ensemble", copy, "--max-length", "12"]) == 0
+    capsys.readouterr()
+    shutil.rmtree(os.path.join(copy, "tokenizers", "target"))
+    s2s.data.CharTokenizer.from_texts(["0123456789"]).save(os.path.join(copy, "tokenizers", "target"))
+    assert cli.main(["evaluate", run, "--ensemble", copy, "--data", "task:dates", "--limit", "10"]) == 2
+    assert "other tokenizers" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

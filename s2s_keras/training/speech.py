@@ -1,8 +1,8 @@
 """Training a speech model: utterances in, a trained model and its tokenizer in a folder out.
 
 The folder holds `model.keras` (the weights of the epoch with the lowest
-validation loss, or the last ones), `tokenizers/target`, `history.json` and
-`checkpoints/`; `load_speech_run(folder)` reads it back. Settings not given come
+validation loss, or the last ones), `tokenizers/target`, `speech_run.json`
+(the settings it resolved), `history.json` and `checkpoints/`; `load_speech_run(folder)` reads it back. Settings not given come
 from the model's recipe (`get_recipe("las")`), as for the text models.
 """
 
@@ -22,8 +22,8 @@ from s2s_keras.training.schedules import recipe_learning_rate
 
 SECONDS_PER_BATCH = 60.0  # seconds of audio per batch (padding included)
 MAX_SECONDS = 10.0  # longer training utterances are dropped (and counted)
-MODEL_FILE, TOKENIZER_FOLDER, HISTORY_FILE, SETTINGS_FILE = "model.keras", "tokenizers/target", "history.json", \
-    "settings.json"
+MODEL_FILE, TOKENIZER_FOLDER, HISTORY_FILE = "model.keras", "tokenizers/target", "history.json"
+SETTINGS_FILE = "speech_run.json"  # what the run resolved; it also marks the folder as a speech run
 
 
 def speech_tokenizer(kind, transcripts, vocab_size):
@@ -99,13 +99,14 @@ def train_speech(model_name, train, valid, output_dir, *, epochs=30, minutes=Non
 
 
 def is_speech_run(folder):
-    """Whether `folder` holds a finished speech run."""
-    return os.path.exists(os.path.join(folder, MODEL_FILE)) and os.path.isdir(os.path.join(folder, TOKENIZER_FOLDER))
+    """Whether `folder` holds a finished speech run (a text run has `run.json` instead of `speech_run.json`)."""
+    return all(os.path.exists(os.path.join(folder, name)) for name in (SETTINGS_FILE, MODEL_FILE, TOKENIZER_FOLDER))
 
 
 def load_speech_run(folder):
     """`(model, target_tokenizer)` of a run written by `train_speech` (a clear ValueError if incomplete)."""
     if not is_speech_run(folder):
-        raise ValueError(f"{folder!r} is not a finished speech run: {MODEL_FILE} or {TOKENIZER_FOLDER} is missing.")
+        raise ValueError(f"{folder!r} is not a finished speech run: {SETTINGS_FILE}, {MODEL_FILE} or "
+                         f"{TOKENIZER_FOLDER} is missing.")
     model = keras.saving.load_model(os.path.join(folder, MODEL_FILE))
     return model, load_tokenizer(os.path.join(folder, TOKENIZER_FOLDER))
