@@ -9,7 +9,8 @@ def decode(model, source_ids, search, static_shapes=True, prefix_ids=None):
     Args:
         model: anything with `encode`, `initial_state` and `decode_step`
             (every registered model).
-        source_ids: int32 `(batch, src_len)`, padded with the source padding id.
+        source_ids: int32 `(batch, src_len)`, padded with the source padding id;
+            for a speech model, float32 waveforms `(batch, samples)`, zero-padded.
         search: a search strategy, e.g. `GreedySearch(max_length=50)`; it
             gets the model's special ids (`source_special_ids`,
             `target_special_ids`; ids 0-3 for a model without them).

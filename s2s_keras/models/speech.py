@@ -26,7 +26,7 @@ from s2s_keras.layers import (
     SpeechTransformerEncoder,
     TransformerDecoder,
 )
-from s2s_keras.models.recipe import SPEECH_RECIPE
+from s2s_keras.models.recipe import SPEECH_RECIPE, SPEECH_TRANSFORMER_RECIPE
 from s2s_keras.models.registry import REGISTRY, variant_builder
 from s2s_keras.models.seq2seq import (
     DECODER,
@@ -179,10 +179,10 @@ def build_speech_transformer(*, target_vocab_size, name="speech_transformer", sa
                                    encoder, decoder, output_projection, name, target_special_ids)
 
 
-for _name, _build, _doc in (
-    ("las", build_las, "Builds 'las': Listen, Attend and Spell (see `build_las` for the overrides)."),
-    ("speech_transformer", build_speech_transformer,
+for _name, _build, _recipe, _doc in (
+    ("las", build_las, SPEECH_RECIPE, "Builds 'las': Listen, Attend and Spell (see `build_las` for the overrides)."),
+    ("speech_transformer", build_speech_transformer, SPEECH_TRANSFORMER_RECIPE,
      "Builds 'speech_transformer': conv subsampling and Transformer blocks (see `build_speech_transformer`)."),
 ):
-    REGISTRY.register(_name, variant_builder(_build, _name, fixed={"name": _name}, doc=_doc), recipe=SPEECH_RECIPE,
+    REGISTRY.register(_name, variant_builder(_build, _name, fixed={"name": _name}, doc=_doc), recipe=_recipe,
                       source="audio")
