@@ -391,11 +391,12 @@ def _run_demo(args):
 
 
 def _run_models(args):
-    from s2s_keras.models import get_recipe, list_models, model_defaults
+    from s2s_keras.models import get_recipe, list_models, model_defaults, model_source_kind
 
     for name in [args.name] if args.name else list_models():
         defaults = model_defaults(name)
-        print(name)
+        print(name + ("  (speech: reads waveforms, trains on audio folders)" if model_source_kind(name) == "audio"
+                      else ""))
         if args.name:
             print("  builder defaults (--set KEY=VALUE):")
             for key, value in defaults.items():

@@ -42,7 +42,8 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
 
 def test_cli_lists_models(capsys):
     assert cli.main(["models"]) == 0
-    assert "gru_attention" in capsys.readouterr().out.split()
+    listed = capsys.readouterr().out
+    assert "gru_attention" in listed.split() and "las  (speech: reads waveforms" in listed
     assert cli.main(["models", "lstm_luong"]) == 0
     assert "luong_score = 'general'" in capsys.readouterr().out
 
