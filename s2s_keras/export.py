@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.decoding.search import SearchStrategy, serialize_search
+from s2s_keras.export_metadata_file import METADATA_FILE, read_metadata
 from s2s_keras.served_transcriber import WAV_SIGNATURE, ServedTranscriber
 from s2s_keras.translator import WARM_UP_WORDS, prefixes_for, warm_up_sentence
 
@@ -27,7 +28,6 @@ SIGNATURE = "serving_default"
 N_BEST_SIGNATURE = "translate_n_best"
 PREFIX_SIGNATURE = "translate_with_prefixes"  # inputs, prefixes -> n-best translations that start with the prefixes
 STAGING_PREFIX = ".export-"
-METADATA_FILE = os.path.join("assets.extra", "s2s_keras.json")
 
 
 def is_version_name(name):
@@ -160,14 +160,7 @@ class ServedTranslator:
         self._signature = loaded.signatures[SIGNATURE]
         self.path = path
         self.version = version
-        self.metadata = {}
-        metadata_path = os.path.join(path, METADATA_FILE)
-        if os.path.exists(metadata_path):
-            try:
-                with open(metadata_path, encoding="utf-8") as f:
-                    self.metadata = json.load(f)
-            except (OSError, ValueError) as error:  # the graph still serves; only the record is lost
-                warnings.warn(f"{metadata_path!r} could not be read ({error}); metadata left empty.", stacklevel=2)
+        self.metadata = read_metadata(path)
 
     def predict(self, sentences, prefixes=None):
         """Translates strings through the `serving_default` signature.

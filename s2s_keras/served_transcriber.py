@@ -1,14 +1,12 @@
 """A loaded speech export (`export.load`): call it with waveforms, WAV paths or WAV bytes."""
 
-import json
-import os
-import warnings
-
 import numpy as np
 import tensorflow as tf
 
+from s2s_keras.data.audio import pad_waveforms
+from s2s_keras.export_metadata_file import read_metadata
+
 WAV_SIGNATURE = "transcribe_wav"  # audio: WAV contents tf.string (None,) -> transcripts, scores
-METADATA_FILE = os.path.join("assets.extra", "s2s_keras.json")
 
 
 class ServedTranscriber:
@@ -27,14 +25,7 @@ class ServedTranscriber:
         self._loaded = loaded
         self.path = path
         self.version = version
-        self.metadata = {}
-        metadata_path = os.path.join(path, METADATA_FILE)
-        if os.path.exists(metadata_path):
-            try:
-                with open(metadata_path, encoding="utf-8") as f:
-                    self.metadata = json.load(f)
-            except (OSError, ValueError) as error:
-                warnings.warn(f"{metadata_path!r} could not be read ({error}); metadata left empty.", stacklevel=2)
+        self.metadata = read_metadata(path)
         self.sample_rate = self.metadata.get("sample_rate")
 
     def predict(self, audio):
@@ -55,11 +46,7 @@ class ServedTranscriber:
                 contents = [read_file(item) if isinstance(item, str) else item for item in items]
                 outputs = self._loaded.signatures[WAV_SIGNATURE](audio=tf.constant(contents, tf.string))
             else:
-                arrays = [np.asarray(item, np.float32).reshape(-1) for item in items]
-                lengths = np.array([len(a) for a in arrays], np.int32)
-                padded = np.zeros((len(arrays), max(1, lengths.max())), np.float32)
-                for row, array in enumerate(arrays):
-                    padded[row, : len(array)] = array
+                padded, lengths = pad_waveforms(items)
                 outputs = self._loaded.signatures["serving_default"](waveforms=tf.constant(padded),
                                                                      lengths=tf.constant(lengths))
         except tf.errors.InvalidArgumentError as error:

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
+from s2s_keras.data.audio import pad_waveforms
 from s2s_keras.data.special_ids import model_special_ids, special_ids_of
 from s2s_keras.decoding import GreedySearch, decode
 from s2s_keras.models.seq2seq import model_vocab_sizes
@@ -118,11 +119,7 @@ class Transcriber(tf.Module):
             except tf.errors.InvalidArgumentError as error:
                 raise ValueError(f"Could not read the audio: {audio_error_message(error)}") from None
         else:
-            arrays = [np.asarray(item, np.float32).reshape(-1) for item in items]
-            lengths = np.array([len(a) for a in arrays], np.int32)
-            padded = np.zeros((len(arrays), max(1, lengths.max())), np.float32)
-            for row, array in enumerate(arrays):
-                padded[row, : len(array)] = array
+            padded, lengths = pad_waveforms(items)
             result = self.transcribe_waveforms(tf.constant(padded), tf.constant(lengths))
         texts = [t.decode("utf-8") for t in result["transcripts"].numpy()]
         scores = result["scores"].numpy().tolist()

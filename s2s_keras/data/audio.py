@@ -115,6 +115,22 @@ def decode_wav_tensor(wav_bytes, sample_rate=SAMPLE_RATE):
         return tf.identity(audio[:, 0])  # (samples,)
 
 
+def pad_waveforms(waveforms):
+    """1-D float arrays -> float32 `(batch, longest)` zero-padded on the right (at least one column) and lengths.
+
+    Example:
+    >>> padded, lengths = pad_waveforms([np.ones(3), np.ones(1)])
+    >>> padded.shape, lengths.tolist()
+    ((2, 3), [3, 1])
+    """
+    arrays = [np.asarray(w, np.float32).reshape(-1) for w in waveforms]
+    lengths = np.array([len(a) for a in arrays], np.int32)
+    padded = np.zeros((len(arrays), max(1, int(lengths.max(initial=0)))), np.float32)
+    for row, array in enumerate(arrays):
+        padded[row, : len(array)] = array
+    return padded, lengths
+
+
 # --- utterances to batches ------------------------------------------------------------------------
 
 def length_bucket_boundaries(lengths, num_buckets=NUM_LENGTH_BUCKETS):
