@@ -182,6 +182,9 @@ def _check_model_settings(settings):
     (`--set hiden=3`, `--set units=-1`) or `keep` fails before the run folder is written (an unknown dtype
     policy already failed in `resolve_dtype_policy`)."""
     check_choice("keep", settings.keep, KEEP)
+    if REGISTRY.source_kind(settings.model) == "audio":
+        raise ValueError(f"{settings.model!r} is a speech model: train it with `training.train_speech` (or "
+                         "`s2s-keras train` on audio folders).")
     build_model(settings.model, source_vocab_size=8, target_vocab_size=8, **settings.overrides)
 
 
