@@ -19,10 +19,10 @@ demo: $(STAMP)
 	$(BIN)/s2s-keras demo --output outputs/demo
 
 test: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 --durations=15
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 
 test-fast: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -m "not slow" -n 2
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -m "not slow" -n 2 --dist worksteal
 
 docs: $(STAMP)  # the API reference, from the docstrings, in docs/api/
 	$(BIN)/python docs/build_api.py docs/api
