@@ -98,10 +98,10 @@ class Transcriber(tf.Module):
         return ragged.to_tensor(0.0), tf.cast(ragged.row_lengths(), tf.int32)
 
     def __call__(self, audio, return_scores=False):
-        """Transcribes a list of waveforms (float arrays at `sample_rate`), WAV paths or WAV bytes.
+        """Transcribes a list of waveforms (float arrays at `sample_rate`), or of WAV paths or WAV bytes.
 
         Args:
-            audio: one item or a list: 1-D float arrays, WAV file paths, or WAV contents (`bytes`).
+            audio: one item or a list: 1-D float arrays, or WAV file paths and WAV contents (`bytes`).
             return_scores: also return the scores.
 
         Returns:
@@ -112,7 +112,10 @@ class Transcriber(tf.Module):
         items = [audio] if single else list(audio)
         if not items:
             return ([], []) if return_scores else []
-        if all(isinstance(item, (str, bytes)) for item in items):
+        files = [isinstance(item, (str, bytes)) for item in items]
+        if any(files) and not all(files):
+            raise ValueError("Give WAV files (paths or bytes) or waveforms (float arrays) in one call, not both.")
+        if all(files):
             contents = [read_file(item) if isinstance(item, str) else item for item in items]
             try:
                 result = self.transcribe_wav(tf.constant(contents, tf.string))
