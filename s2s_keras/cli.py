@@ -451,7 +451,8 @@ def _run_train_speech(args):
     given = {key: getattr(args, key) for key in ("tokenizer", "vocab_size", "learning_rate", "label_smoothing",
                                                  "dtype_policy", "keep") if getattr(args, key) is not None}
     recipe = get_recipe(args.model).replace(**given)
-    train_speech(args.model, load_audio_folder(args.data), load_audio_folder(args.valid), args.output,
+    rate = dict(args.set).get("sample_rate", 8000)  # the builders' default
+    train_speech(args.model, load_audio_folder(args.data, rate), load_audio_folder(args.valid, rate), args.output,
                  epochs=args.epochs or 30, minutes=args.time_budget, overrides=dict(args.set), recipe=recipe,
                  seed=args.seed)
     print(f"Saved the speech run to {args.output}")
@@ -508,14 +509,15 @@ def _evaluate_speech(args):
     from s2s_keras.speech_metrics import score_transcripts
 
     transcriber = _open_transcriber(args)
-    waveforms, references = load_audio_folder(args.data)
+    sample_rate = getattr(transcriber, "sample_rate", None) or 8000
+    waveforms, references = load_audio_folder(args.data, sample_rate)
     if args.limit:
         waveforms, references = waveforms[: args.limit], references[: args.limit]
     start, hypotheses = time.perf_counter(), []
     for i in range(0, len(waveforms), args.batch_size):
         hypotheses += transcriber(waveforms[i : i + args.batch_size])
     seconds = time.perf_counter() - start
-    audio_seconds = sum(len(w) for w in waveforms) / (getattr(transcriber, "sample_rate", None) or 8000)
+    audio_seconds = sum(len(w) for w in waveforms) / sample_rate
     print(f"{len(waveforms)} utterances, {audio_seconds / 60:.1f} minutes of audio")
     print(score_transcripts(hypotheses, references).summary())
     print(f"real-time factor {seconds / audio_seconds:.4f} (seconds of compute per second of audio)")
