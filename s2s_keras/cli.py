@@ -461,17 +461,18 @@ def _run_train_speech(args):
 
 def _speech_path(path):
     """Whether `path` is a speech training run or a speech export."""
+    from s2s_keras.export import versions
+    from s2s_keras.export_metadata_file import read_metadata
     from s2s_keras.training.speech import is_speech_run
 
     if is_speech_run(path):
         return True
-    for folder, _, files in os.walk(path):
-        if "s2s_keras.json" in files and os.path.basename(folder) == "assets.extra":
-            import json
-
-            with open(os.path.join(folder, "s2s_keras.json"), encoding="utf-8") as f:
-                return json.load(f).get("kind") == "speech"
-    return False
+    if not os.path.exists(os.path.join(path, "saved_model.pb")):  # a model folder: its newest version
+        found = versions(path)
+        if not found:
+            return False
+        path = os.path.join(path, str(found[-1]))
+    return read_metadata(path).get("kind") == "speech"
 
 
 def _open_transcriber(args):
