@@ -2,6 +2,7 @@
 
 from s2s_keras.layers.attention import BahdanauAttention, BaseAttention, LuongAttention
 from s2s_keras.layers.conv_subsampling import ConvSubsampling
+from s2s_keras.layers.ctc_auxiliary_loss import CTCAuxiliaryLoss
 from s2s_keras.layers.dropout import FastDropout
 from s2s_keras.layers.feed_forward import FeedForward
 from s2s_keras.layers.layer_normalization import FusedLayerNormalization
@@ -24,6 +25,7 @@ from s2s_keras.layers.transformer_stack import TransformerStack
 __all__ = [
     "BahdanauAttention",
     "BaseAttention",
+    "CTCAuxiliaryLoss",
     "CachedMultiHeadAttention",
     "ConvSubsampling",
     "FastDropout",

@@ -19,6 +19,7 @@ from keras import ops
 
 from s2s_keras.data.special_ids import SpecialIds
 from s2s_keras.layers import (
+    CTCAuxiliaryLoss,
     PositionalEmbedding,
     PyramidalRNNEncoder,
     RNNDecoder,
@@ -86,11 +87,13 @@ class SpeechSeq2SeqModel(Seq2SeqModel):
 
 
 def assemble_speech_seq2seq(front_end, target_embedding, encoder, decoder, output_projection, name,
-                            target_special_ids=None):
+                            target_special_ids=None, ctc_weight=0.0):
     """Wires the five named layers into a `SpeechSeq2SeqModel` with the functional API.
 
     `front_end` (named "source_embedding") maps waveforms to `(frames,
-    mask)`; `encoder` maps them to `(encoder_result, mask)`.
+    mask)`; `encoder` maps them to `(encoder_result, mask)`. With
+    `ctc_weight` > 0 a `CTCAuxiliaryLoss` (named "ctc") between encoder and
+    decoder adds that much of a CTC loss while training.
     """
     for layer, expected in ((front_end, SOURCE_EMBEDDING), (target_embedding, TARGET_EMBEDDING), (encoder, ENCODER),
                             (decoder, DECODER), (output_projection, OUTPUT_PROJECTION)):
@@ -100,6 +103,10 @@ def assemble_speech_seq2seq(front_end, target_embedding, encoder, decoder, outpu
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
     frames, frame_mask = front_end(source)  # (batch, frames, mel), (batch, frames)
     encoder_result, mask = encoder(frames, mask=frame_mask)
+    if ctc_weight:
+        special_ids = SpecialIds.from_config(target_special_ids)
+        ctc = CTCAuxiliaryLoss(output_projection.units, weight=ctc_weight, pad_id=special_ids.pad, name="ctc")
+        encoder_result = ctc(encoder_result, mask, target_in)
     decoded = decoder(target_embedding(target_in), encoder_result, source_mask=mask)  # (batch, tgt_len, units)
     logits = output_projection(decoded)  # (batch, tgt_len, target_vocab)
     return SpeechSeq2SeqModel(inputs={"source": source, "target_in": target_in}, outputs=logits, name=name,
@@ -149,8 +156,8 @@ def build_las(*, target_vocab_size, name="las", sample_rate=8000, num_mel_bins=4
 
 def build_speech_transformer(*, target_vocab_size, name="speech_transformer", sample_rate=8000, num_mel_bins=40,
                              spec_augment=True, d_model=144, num_encoder_layers=4, num_decoder_layers=2,
-                             num_heads=4, intermediate_dim=576, filters=64, dropout=0.1, max_length=256, seed=None,
-                             target_special_ids=None):
+                             num_heads=4, intermediate_dim=576, filters=64, dropout=0.1, max_length=256,
+                             ctc_weight=0.3, seed=None, target_special_ids=None):
     """Builds a speech Transformer (Dong et al. 2018) as a `SpeechSeq2SeqModel`.
 
     Args:
@@ -164,6 +171,9 @@ def build_speech_transformer(*, target_vocab_size, name="speech_transformer", sa
         filters: channels of the two subsampling convolutions.
         dropout: on embeddings, sublayer outputs, attention and activations.
         max_length: the decoder's default cache size.
+        ctc_weight: the weight of a CTC loss on the encoder's steps added
+            while training (`CTCAuxiliaryLoss`; 0 turns it off). It makes the
+            attention align: without it the model did not learn FSDD.
         target_special_ids: the target tokenizer's `SpecialIds` (default: ids 0-3).
 
     Returns:
@@ -176,7 +186,7 @@ def build_speech_transformer(*, target_vocab_size, name="speech_transformer", sa
     target_embedding = PositionalEmbedding(target_vocab_size, d_model, mask_zero=False, name=TARGET_EMBEDDING)
     output_projection = keras.layers.Dense(target_vocab_size, dtype="float32", name=OUTPUT_PROJECTION)
     return assemble_speech_seq2seq(_front_end(sample_rate, num_mel_bins, spec_augment, seed), target_embedding,
-                                   encoder, decoder, output_projection, name, target_special_ids)
+                                   encoder, decoder, output_projection, name, target_special_ids, ctc_weight)
 
 
 for _name, _build, _recipe, _doc in (
