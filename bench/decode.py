@@ -9,6 +9,8 @@ measured in the same run. Weights are random, so no hypothesis ends early and
 every strategy runs the full `--max-length` steps: a per-step comparison.
 
     .venv/bin/python bench/decode.py [--models gru_attention transformer_small] [--repeats 3]
+    .venv/bin/python bench/decode.py --models transformer_small --modes function \
+        --precisions float32 mixed_bfloat16 bfloat16 int8   # each precision's step against float32's
 
 keras-hub is a benchmark-only dependency (`pip install -e ".[bench]"`).
 """
@@ -74,6 +76,35 @@ def keras_hub_beam(model, beam_size, max_length, mode):
     return tf.function(run, jit_compile=(mode == "xla"))
 
 
+def compare_precisions(model, source, args):
+    """Sentences/s of greedy and beam 4 for each precision, rounds alternating, with ratios to the first."""
+    searches = {"greedy": s2s.decoding.GreedySearch(max_length=args.max_length),
+                "beam 4": s2s.decoding.BeamSearch(beam_size=4, max_length=args.max_length)}
+    copies = {}
+    for precision in args.precisions:
+        try:
+            copies[precision] = s2s.models.inference_copy(model, precision)
+        except ValueError as error:
+            print(f"  {precision}: {error}")
+    rates = {(p, label, m): [] for p in copies for label in searches for m in args.modes}
+    for _ in range(2):  # two alternating rounds: a drift of the host's speed shows as spread, not as a ratio
+        for label, search in searches.items():
+            for m in args.modes:
+                for precision, copy in copies.items():
+                    rates[precision, label, m].append(
+                        sentences_per_second(our_search(copy, search, m), source, args.repeats))
+    first = next(iter(copies))
+    print(f"\n{model.name} ({model.count_params() / 1e6:.1f} M parameters): sentences/s (best of 2 rounds), "
+          f"ratio to {first}")
+    for label in searches:
+        for m in args.modes:
+            for precision in copies:
+                best = max(rates[precision, label, m])
+                ratio = best / max(rates[first, label, m])
+                print(f"{label:<8} {m:<9} {precision:<15} {best:>9.1f}  {ratio:>5.2f}x  "
+                      f"(rounds: {', '.join(f'{r:.1f}' for r in rates[precision, label, m])})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(MODEL_SIZES))
@@ -83,6 +114,9 @@ def main():
     parser.add_argument("--vocab", type=int, default=8000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--modes", nargs="+", default=["eager", "function", "xla"])
+    parser.add_argument("--precisions", nargs="+", default=None, choices=s2s.models.INFERENCE_PRECISIONS,
+                        help="instead of the keras_hub comparison: our searches in each precision "
+                             "(`models.inference_copy`), with ratios to the first")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -95,6 +129,9 @@ def main():
             continue
         model = s2s.build_model(name, source_vocab_size=args.vocab, target_vocab_size=args.vocab,
                                 **MODEL_SIZES.get(name, {}))
+        if args.precisions:
+            compare_precisions(model, source, args)
+            continue
         print(f"\n{name} ({model.count_params() / 1e6:.1f} M parameters): sentences/s")
         print(f"{'strategy':<22}" + "".join(f"{m:>12}" for m in args.modes))
         ours = {}

@@ -6,7 +6,7 @@ target vocabulary is an override):
 | name | front end | encoder | decoder |
 |---|---|---|---|
 | las | 40 log-mel bins, 25 ms frames every 10 ms, SpecAugment | 4 bidirectional LSTM layers of 256, the last 3 halving time (frames / 8) | LSTM 256, Bahdanau attention fed back into the cell |
-| speech_transformer | the same | 2 convolutions 3×3 stride 2 (frames / 4), 4 Transformer blocks, d 144, 4 heads, d_ff 576 | 2 Transformer blocks |
+| speech_transformer | the same | 2 convolutions 3×3 stride 2 (frames / 4), 4 Transformer blocks, d 144, 4 heads, d_ff 576; a CTC loss on its steps while training (weight 0.3) | 2 Transformer blocks |
 
 The source is a float32 waveform `(batch, samples)` at `sample_rate`, zero
 padded on the right; `encode` turns it into log-mel frames and their mask, and

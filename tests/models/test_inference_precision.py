@@ -1,4 +1,4 @@
-"""`inference_copy`: a trained model in float32, bfloat16 arithmetic or with int8 weights, exported too."""
+"""`inference_copy`: a trained model in float32, bfloat16 arithmetic or weights, or with int8 weights, exported too."""
 
 import keras
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 from s2s_keras import export
 from s2s_keras.data import CharTokenizer
 from s2s_keras.decoding import BeamSearch, decode
-from s2s_keras.models import build_model, inference_copy
+from s2s_keras.models import build_model, fastest_exact_precision, inference_copy
+from s2s_keras.training.precision import global_dtype_policy
 
 SIZES = {"units": 32, "embedding_dim": 16}
 
@@ -47,20 +48,53 @@ def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_logit
     np.testing.assert_allclose(keras.ops.convert_to_numpy(back(_inputs())), expected, atol=1e-5)
 
 
+def test_bfloat16_weights_give_exactly_the_mixed_bfloat16_logits_at_half_the_size():
+    model = build_model("transformer_tiny", source_vocab_size=40, target_vocab_size=40)
+    copy = inference_copy(model, "bfloat16")
+    assert copy.get_layer("decoder").compute_dtype == "bfloat16"
+    assert {w.dtype for w in copy.get_layer("decoder").weights} == {"bfloat16"}
+    assert {w.dtype for w in copy.get_layer("output_projection").weights} == {"float32"}
+    mixed = keras.ops.convert_to_numpy(inference_copy(model, "mixed_bfloat16")(_inputs()))
+    logits = keras.ops.convert_to_numpy(copy(_inputs()))
+    assert logits.dtype == np.float32
+    np.testing.assert_array_equal(logits, mixed)  # the weights are rounded once instead of at every use
+    search = BeamSearch(beam_size=3, max_length=10)
+    source = _inputs()["source"]
+    expected = decode(inference_copy(model, "mixed_bfloat16"), source, search)
+    result = decode(copy, source, search)
+    np.testing.assert_array_equal(result.ids, expected.ids)
+    np.testing.assert_array_equal(result.scores, expected.scores)
+    recurrent = build_model("gru_attention", source_vocab_size=40, target_vocab_size=40, **SIZES)
+    with pytest.raises(ValueError, match="recurrent cells.*mixed_bfloat16"):
+        inference_copy(recurrent, "bfloat16")
+
+
+def test_the_fastest_exact_precision_is_bfloat16_weights_for_a_mixed_bfloat16_transformer_only():
+    def built(name, policy):
+        with global_dtype_policy(policy):
+            return build_model(name, source_vocab_size=40, target_vocab_size=40,
+                               **({} if "transformer" in name else SIZES))
+
+    assert fastest_exact_precision(built("transformer_tiny", "mixed_bfloat16")) == "bfloat16"
+    assert fastest_exact_precision(built("transformer_tiny", "float32")) is None
+    assert fastest_exact_precision(built("gru_attention", "mixed_bfloat16")) is None
+
+
 def test_an_unknown_precision_is_refused():
     model = build_model("gru", source_vocab_size=10, target_vocab_size=10, units=8, embedding_dim=4)
     with pytest.raises(ValueError, match="precision.*'int4'"):
         inference_copy(model, "int4")
 
 
-def test_an_int8_export_translates_as_the_int8_model_in_this_process(tmp_path):
+@pytest.mark.parametrize("name, precision", [("gru_attention", "int8"), ("transformer_tiny", "bfloat16")])
+def test_an_export_translates_as_the_copy_in_this_process(tmp_path, name, precision):
     from s2s_keras.translator import Translator
 
     tokenizer = CharTokenizer(list("abcdefghijk "))
     size = tokenizer.vocab_size
-    model = build_model("gru_attention", source_vocab_size=size, target_vocab_size=size, **SIZES)
+    model = build_model(name, source_vocab_size=size, target_vocab_size=size, **({} if "transformer" in name else SIZES))
     search = BeamSearch(beam_size=3, max_length=8)
-    translator = Translator(inference_copy(model, "int8"), tokenizer, tokenizer, search=search)
+    translator = Translator(inference_copy(model, precision), tokenizer, tokenizer, search=search)
     sentences = ["abc", "hig fed", ""]
     expected = translator(sentences)
     assert decode(translator.model, np.asarray([[5, 6, 7]]), search).ids.shape[0] == 1

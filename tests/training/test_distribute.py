@@ -55,8 +55,8 @@ def test_two_workers_take_the_same_steps_as_one(tmp_path):
 
     The replicas' losses are divided by the global batch's token count, so the summed gradients are
     the single-process ones; only float summation order differs. Tolerance on the final weights
-    and the loss of the trained model: 1e-4 relative. The workers then also train one model of each other
-    decoder kind for a step under the same strategy.
+    and the loss of the trained model: 1e-4 relative. The workers then also train a Transformer for a step
+    under the same strategy.
     """
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}

@@ -15,7 +15,7 @@ from s2s_keras.data.char_tokenizer import CharTokenizer
 from s2s_keras.training.backup import ResumableBackup
 
 TRAIN = [sys.executable, "-m", "s2s_keras.cli", "train", "gru_attention", "--data", "task:reverse",
-         "--tokenizer", "char", "--task-size", "800", "--batch-size", "16", "--epochs", "2",
+         "--tokenizer", "char", "--task-size", "480", "--batch-size", "16", "--epochs", "2",
          "--set", "units=32", "--set", "embedding_dim=16", "--save-every", "4", "--deterministic"]
 
 
