@@ -2,9 +2,10 @@
 
 For each run folder (trained by `s2s-keras train` or `bench/quality.py`) and each precision of
 `models.INFERENCE_PRECISIONS` (float32; mixed_bfloat16: bfloat16 arithmetic; bfloat16: bfloat16 weights, for
-models without recurrent cells; int8: int8 weights in every Dense and Embedding layer), in one process: BLEU and chrF on the distinct Tatoeba test sources (beam search,
-α 0.6), sentences/s translating them in batches of `--batch-size`, and p50 / p99 latency of single sentences
-(the first `--latency-sentences` sources, one call each), plus the size of the precision's export.
+models without recurrent cells; int8: int8 weights in every Dense and Embedding layer), in one process: BLEU
+and chrF on the distinct Tatoeba test sources (beam search, α 0.6), sentences/s translating them in batches of
+`--batch-size`, and p50 / p99 latency of single sentences (the first `--latency-sentences` sources, one call
+each), plus the size of the precision's export.
 
     .venv/bin/python bench/inference_precision.py --runs runs/spa-eng [--columns 1,0] [--beam-size 4]
 """
@@ -43,7 +44,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="+", required=True, help="trained run folders")
     parser.add_argument("--columns", default="0,1",
-                        help="test.tsv source,target columns (default 0,1: English -> Spanish; 1,0: Spanish -> English)")
+                        help="test.tsv source,target columns (0,1: English -> Spanish; 1,0: Spanish -> English)")
     parser.add_argument("--precisions", nargs="+", default=list(INFERENCE_PRECISIONS), choices=INFERENCE_PRECISIONS)
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -12,4 +12,5 @@ from s2s_keras.models.speech import SpeechSeq2SeqModel, assemble_speech_seq2seq
 
 __all__ = ["Ensemble", "INFERENCE_PRECISIONS", "PLAIN", "REGISTRY", "CorpusRule", "Recipe", "Seq2SeqModel",
            "SpeechSeq2SeqModel", "assemble_seq2seq", "assemble_speech_seq2seq", "build_model",
-           "fastest_exact_precision", "get_recipe", "inference_copy", "list_models", "model_defaults", "model_source_kind"]
+           "fastest_exact_precision", "get_recipe", "inference_copy", "list_models", "model_defaults",
+           "model_source_kind"]

@@ -93,7 +93,6 @@ def _with_policy(config, policy, layer_name=None):
     return config
 
 
-
 def _has_recurrent_cells(config):
     """Whether a serialized model holds a layer with a recurrent `cell` ("gru", "lstm", "rnn")."""
     if isinstance(config, dict):

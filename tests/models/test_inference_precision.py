@@ -92,7 +92,8 @@ def test_an_export_translates_as_the_copy_in_this_process(tmp_path, name, precis
 
     tokenizer = CharTokenizer(list("abcdefghijk "))
     size = tokenizer.vocab_size
-    model = build_model(name, source_vocab_size=size, target_vocab_size=size, **({} if "transformer" in name else SIZES))
+    sizes = {} if "transformer" in name else SIZES
+    model = build_model(name, source_vocab_size=size, target_vocab_size=size, **sizes)
     search = BeamSearch(beam_size=3, max_length=8)
     translator = Translator(inference_copy(model, precision), tokenizer, tokenizer, search=search)
     sentences = ["abc", "hig fed", ""]

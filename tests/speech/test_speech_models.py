@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from s2s_keras.decoding import BeamSearch, GreedySearch, decode
 from s2s_keras.layers import ConvSubsampling, PyramidalRNNEncoder, SpecAugment, SpeechFrontEnd
-from s2s_keras.models import build_model, model_source_kind
+from s2s_keras.models import build_model, inference_copy, model_source_kind
 
 TINY = {
     "las": dict(units=16, embedding_dim=8, num_layers=3, reductions=2, num_mel_bins=20),
@@ -136,3 +136,17 @@ def test_bfloat16_keeps_front_end_logits_and_loss_float32(name):
     assert model(x).dtype == "float32"
     loss = model.fit(x, np.array([[5, 6, 3]] * 3, "int32"), epochs=1, verbose=0).history["loss"][0]
     assert np.isfinite(loss)
+
+
+def test_inference_copies_keep_the_front_end_float32_and_bfloat16_weights_give_the_mixed_logits():
+    keras.utils.set_random_seed(2)
+    transformer = build_model("speech_transformer", target_vocab_size=12, **TINY["speech_transformer"])
+    audio, _ = waveforms()
+    x = {"source": audio, "target_in": np.array([[2, 5, 6]] * 3, "int32")}
+    mixed, weights = inference_copy(transformer, "mixed_bfloat16"), inference_copy(transformer, "bfloat16")
+    assert weights.get_layer("source_embedding").compute_dtype == "float32"
+    np.testing.assert_array_equal(weights(x), mixed(x))
+    las = build_model("las", target_vocab_size=12, **TINY["las"])
+    expected = keras.ops.convert_to_numpy(las(x))
+    int8 = keras.ops.convert_to_numpy(inference_copy(las, "int8")(x))
+    assert 0 < np.abs(int8 - expected).max() < 0.05 * np.abs(expected).max()
