@@ -38,12 +38,21 @@ class FusedLayerNormalization(keras.layers.LayerNormalization):
     out (see `_normalize_last_axis`), which halves its cost in training. Other
     backends, other axes and `rms_scaling` use Keras's implementation. The
     statistics are computed in float32 under mixed precision, as Keras does.
+    Under a "bfloat16" policy `gamma` and `beta` stay float32 (the layer runs
+    as under "mixed_bfloat16"), so a model with bfloat16 weights elsewhere
+    normalises exactly as its mixed-precision original.
 
     Example:
         >>> norm = FusedLayerNormalization(epsilon=1e-6)
         >>> norm(keras.ops.ones((2, 5, 8))).shape
         TensorShape([2, 5, 8])
     """
+
+    def __init__(self, **kwargs):
+        policy = keras.dtype_policies.get(kwargs.get("dtype") or keras.config.dtype_policy())
+        if policy.name == "bfloat16":  # float32 gamma and beta, bfloat16 outputs
+            kwargs["dtype"] = "mixed_bfloat16"
+        super().__init__(**kwargs)
 
     def _fused(self, inputs):
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
