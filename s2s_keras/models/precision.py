@@ -66,7 +66,7 @@ def fastest_exact_precision(model):
     without recurrent cells, else None (the model as it is).
 
     Rounding the weights to bfloat16 once gives exactly the logits that `mixed_bfloat16` computes by
-    casting them at every use (tested), without those casts: 1.10× the beam-search throughput of the
+    casting them at every use (tested), without those casts: 1.06–1.10× the beam-search throughput of the
     `mixed_bfloat16` model (docs/benchmarks.md). What `s2s-keras translate`, `evaluate` and `export`
     use when no `--precision` is given.
 
