@@ -153,7 +153,7 @@ def _add_precision_flag(parser):
                              "weights of a mixed_bfloat16 Transformer rounded to bfloat16 once: the same "
                              "outputs, faster): float32; "
                              "mixed_bfloat16 (bfloat16 arithmetic, fast on CPUs with AMX or AVX-512 BF16); bfloat16 "
-                             "(the same arithmetic with bfloat16 weights: no casts, half the export); int8 "
+                             "(the same arithmetic with bfloat16 weights: no casts, a smaller export); int8 "
                              "(int8 weights in every Dense and Embedding layer: a smaller export)")
 
 

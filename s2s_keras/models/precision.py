@@ -8,7 +8,7 @@ from s2s_keras.models.seq2seq import DECODER, OUTPUT_PROJECTION
 
 # "float32": float32 weights and arithmetic. "mixed_bfloat16": float32 weights, bfloat16 arithmetic (each
 # weight is cast at each use). "bfloat16": bfloat16 weights and arithmetic, the same products as
-# "mixed_bfloat16" without the casts, at half the size. "int8": Keras's int8 weight quantization of every
+# "mixed_bfloat16" without the casts, in half the bytes. "int8": Keras's int8 weight quantization of every
 # Dense, EinsumDense and Embedding layer (one scale per output), float32 for the rest.
 INFERENCE_PRECISIONS = ("float32", "mixed_bfloat16", "bfloat16", "int8")
 
