@@ -7,9 +7,11 @@ entirely. The Transcriber with beam 5 is exported, and its real-time factor (sec
 audio) is measured through the export, one utterance at a time and in batches of 32.
 
     .venv/bin/python bench/speech.py --out /tmp/speech-runs [--models las speech_transformer] [--minutes 30]
+        [--set spec_augment=true --set dropout=0.1]   # builder overrides on top of the recipe's
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -48,7 +50,10 @@ def main():
     parser.add_argument("--train-utterances", type=int, default=3000)
     parser.add_argument("--test-utterances", type=int, default=300)
     parser.add_argument("--rtf-utterances", type=int, default=64)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a builder override on top of the recipe's (JSON value), e.g. dropout=0.1")
     args = parser.parse_args()
+    overrides = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
     print(f"{os.cpu_count()} CPU cores; matmul peaks float32 {matmul_peak('float32') / 1e9:.0f}, "
           f"bfloat16 {matmul_peak('bfloat16') / 1e9:.0f} GFLOP/s", flush=True)
     train = fsdd_utterances(args.fsdd, "train", args.train_utterances, seed=0)
@@ -67,8 +72,9 @@ def main():
             trained = "(loaded)"
         else:
             model, tokenizer, history = train_speech(name, train, valid, folder, epochs=args.epochs,
-                                                     minutes=args.minutes)
+                                                     minutes=args.minutes, overrides=overrides)
             trained = f"{len(history['loss'])} epochs, {(time.time() - start) / 60:.1f} min"
+            trained += "".join(f", {key}={value}" for key, value in overrides.items())
         for search_name, search in (("greedy", GreedySearch(max_length=80)),
                                     ("beam 5", BeamSearch(beam_size=5, max_length=80))):
             transcriber = Transcriber(model, tokenizer, search=search)
