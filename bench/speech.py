@@ -11,7 +11,6 @@ audio) is measured through the export, one utterance at a time and in batches of
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from s2s_keras import Transcriber, export  # noqa: E402
+from s2s_keras.cli import _override  # noqa: E402
 from s2s_keras.data import fsdd_utterances  # noqa: E402
 from s2s_keras.decoding import BeamSearch, GreedySearch  # noqa: E402
 from s2s_keras.speech_metrics import score_transcripts  # noqa: E402
@@ -50,10 +50,10 @@ def main():
     parser.add_argument("--train-utterances", type=int, default=3000)
     parser.add_argument("--test-utterances", type=int, default=300)
     parser.add_argument("--rtf-utterances", type=int, default=64)
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a builder override on top of the recipe's (JSON value), e.g. dropout=0.1")
+    parser.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
+                        help="a builder override on top of the recipe's, as `s2s-keras train --set`: dropout=0.1")
     args = parser.parse_args()
-    overrides = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
+    overrides = dict(args.set)
     print(f"{os.cpu_count()} CPU cores; matmul peaks float32 {matmul_peak('float32') / 1e9:.0f}, "
           f"bfloat16 {matmul_peak('bfloat16') / 1e9:.0f} GFLOP/s", flush=True)
     train = fsdd_utterances(args.fsdd, "train", args.train_utterances, seed=0)

@@ -122,6 +122,7 @@ def _columns(text):
 
 
 def _override(text):
+    """`KEY=VALUE` → `(key, value)`: a Python literal, true/false, or else the bare string (`--set`'s type)."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)

@@ -4,6 +4,7 @@ import warnings
 
 import keras
 
+from s2s_keras.layers.cells import CELL_KINDS
 from s2s_keras.models.seq2seq import DECODER, OUTPUT_PROJECTION
 
 # "float32": float32 weights and arithmetic. "mixed_bfloat16": float32 weights, bfloat16 arithmetic (each
@@ -42,7 +43,7 @@ def inference_copy(model, precision):
         raise ValueError(f"`precision` must be one of {INFERENCE_PRECISIONS}. Received: precision={precision!r}")
     policy = "float32" if precision == "int8" else precision
     config = _with_policy(keras.saving.serialize_keras_object(model), policy)
-    if policy == "bfloat16" and _has_recurrent_cells(config):
+    if policy == "bfloat16" and _has_recurrent_cells(model):
         raise ValueError(f"{model.name!r} has recurrent cells, which cannot be built with bfloat16 weights "
                          "(TensorFlow has no bfloat16 kernel for their orthogonal initializer): use "
                          "precision='mixed_bfloat16'.")
@@ -76,7 +77,7 @@ def fastest_exact_precision(model):
     """
     if model.get_layer(DECODER).dtype_policy.name != "mixed_bfloat16":
         return None
-    return None if _has_recurrent_cells(keras.saving.serialize_keras_object(model)) else "bfloat16"
+    return None if _has_recurrent_cells(model) else "bfloat16"
 
 
 def _with_policy(config, policy, layer_name=None):
@@ -93,12 +94,7 @@ def _with_policy(config, policy, layer_name=None):
     return config
 
 
-def _has_recurrent_cells(config):
-    """Whether a serialized model holds a layer with a recurrent `cell` ("gru", "lstm", "rnn")."""
-    if isinstance(config, dict):
-        if isinstance(config.get("config"), dict) and isinstance(config["config"].get("cell"), str):
-            return True
-        return any(_has_recurrent_cells(value) for value in config.values())
-    if isinstance(config, (list, tuple)):
-        return any(_has_recurrent_cells(value) for value in config)
-    return False
+def _has_recurrent_cells(model):
+    """Whether `model` holds a recurrent layer or cell ("gru", "lstm", "rnn")."""
+    recurrent = tuple(layer_class for classes in CELL_KINDS.values() for layer_class in classes)
+    return any(isinstance(layer, recurrent) for layer in model._flatten_layers())
