@@ -1,6 +1,7 @@
 """Multi-head scaled dot-product attention whose projections can be cached."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from s2s_keras.checks import check_positive_int, check_rate
@@ -53,9 +54,9 @@ class CachedMultiHeadAttention(keras.layers.Layer):
     Attention(Q, K, V) = softmax(Q Kᵀ / √k) V per head (Vaswani et al. 2017, §3.2),
     computed as:
 
-    1. `project_query(query)` → Q `(batch, q_len, heads, key_dim)`, already
+    1. `project_query(query)` → Q `(batch, heads, q_len, key_dim)`, already
        scaled by 1/√key_dim;
-    2. `project_key_value(value)` → K, V `(batch, kv_len, heads, key_dim)`;
+    2. `project_key_value(value)` → K, V `(batch, heads, kv_len, key_dim)`;
     3. `attend(Q, K, V, mask)` → the output `(batch, q_len, output_dim)` and the
        weights `(batch, heads, q_len, kv_len)`.
 
@@ -63,6 +64,13 @@ class CachedMultiHeadAttention(keras.layers.Layer):
     projected once from the encoder output, and the self-attention K and V of
     each new token are written into a preallocated cache (`update_cache`)
     that the next query attends over. `call` runs all three at once.
+
+    Q, K and V are heads-first, so that both products of `attend` are batch
+    matmuls over `(batch, heads)` with no transpose: a decoding step's query
+    (q_len 1) and its new key and value rows only change shape, and a cache
+    or the memory's keys and values are never transposed again (each step
+    transposed all of them in the `(batch, len, heads, key_dim)` layout,
+    about a quarter of a step's op time: docs/tuning.md).
 
     Args:
         num_heads: number of heads.
@@ -147,12 +155,12 @@ class CachedMultiHeadAttention(keras.layers.Layer):
     # --- the three steps ---------------------------------------------------------------------
 
     def project_query(self, query):
-        """Q / √k: `(batch, q_len, query_dim)` → `(batch, q_len, heads, key_dim)`."""
-        return self.query_dense(query) * ops.cast(self._key_dim**-0.5, self.compute_dtype)
+        """Q / √k: `(batch, q_len, query_dim)` → `(batch, heads, q_len, key_dim)`."""
+        return self._heads_first(self.query_dense(query)) * ops.cast(self._key_dim**-0.5, self.compute_dtype)
 
     def project_key_value(self, value):
-        """K and V: `(batch, kv_len, value_dim)` → two `(batch, kv_len, heads, key_dim)`."""
-        return self.key_dense(value), self.value_dense(value)
+        """K and V: `(batch, kv_len, value_dim)` → two `(batch, heads, kv_len, key_dim)`."""
+        return self._heads_first(self.key_dense(value)), self._heads_first(self.value_dense(value))
 
     def attend(self, query, key, value, attention_mask=None, training=None):
         """Output `(batch, q_len, output_dim)` and weights `(batch, heads, q_len, kv_len)`.
@@ -160,11 +168,25 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         `query` comes from `project_query`, `key` and `value` from
         `project_key_value` (or a cache of them); see the class docstring for the mask.
         """
-        scores = ops.einsum("bthk,bshk->bhts", query, ops.cast(key, query.dtype))  # (batch, heads, q_len, kv_len)
+        scores = tf.linalg.matmul(query, ops.cast(key, query.dtype), transpose_b=True)  # (batch, heads, q_len, kv_len)
         weights = self._masked_softmax(scores, attention_mask)
         dropped = self.dropout_layer(weights, training=training)
-        context = ops.einsum("bhts,bshk->bthk", dropped, ops.cast(value, dropped.dtype))  # (batch, q_len, heads, key_dim)
-        return self.output_dense(context), weights
+        context = tf.linalg.matmul(dropped, ops.cast(value, dropped.dtype))  # (batch, heads, q_len, key_dim)
+        return self.output_dense(self._heads_last(context)), weights
+
+    @staticmethod
+    def _heads_first(x):
+        """`(batch, len, heads, key_dim)` → `(batch, heads, len, key_dim)`; only a reshape when len is 1."""
+        if x.shape[1] == 1:
+            return ops.reshape(x, (ops.shape(x)[0], x.shape[2], 1, x.shape[3]))
+        return ops.transpose(x, (0, 2, 1, 3))
+
+    @staticmethod
+    def _heads_last(x):
+        """`(batch, heads, len, key_dim)` → `(batch, len, heads, key_dim)`; only a reshape when len is 1."""
+        if x.shape[2] == 1:
+            return ops.reshape(x, (ops.shape(x)[0], 1, x.shape[1], x.shape[3]))
+        return ops.transpose(x, (0, 2, 1, 3))
 
     def _masked_softmax(self, scores, attention_mask):
         dtype = scores.dtype
@@ -177,13 +199,13 @@ class CachedMultiHeadAttention(keras.layers.Layer):
 
     @staticmethod
     def update_cache(cache, update, step):
-        """Writes `update` `(batch, 1, heads, key_dim)` at row `step` of `cache` `(batch, max_length, heads, key_dim)`.
+        """Writes `update` `(batch, heads, 1, key_dim)` at row `step` of `cache` `(batch, heads, max_length, key_dim)`.
 
         `step` may be a traced scalar: the write is a select against a one-hot
         row mask, so shapes stay static (for `tf.while_loop` and XLA).
         """
-        at_step = ops.equal(ops.arange(ops.shape(cache)[1], dtype="int32"), ops.cast(step, "int32"))  # (max_length,)
-        at_step = ops.reshape(at_step, (1, -1, 1, 1))
+        at_step = ops.equal(ops.arange(ops.shape(cache)[2], dtype="int32"), ops.cast(step, "int32"))  # (max_length,)
+        at_step = ops.reshape(at_step, (1, 1, -1, 1))
         return ops.where(at_step, ops.cast(update, cache.dtype), cache)
 
     def call(self, query, value=None, attention_mask=None, training=None, return_attention_scores=False):

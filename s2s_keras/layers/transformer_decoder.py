@@ -18,13 +18,13 @@ class TransformerDecoder(TransformerStack):
     - `prepare_memory(encoder_outputs, source_mask)` → memory, computed once
       per source and never reordered by beam search (only tiled):
       `{"mask": bool (batch, src_len),
-        "keys": [(batch, src_len, heads, key_dim)] * num_layers,
-        "values": [(batch, src_len, heads, key_dim)] * num_layers}`,
+        "keys": [(batch, heads, src_len, key_dim)] * num_layers,
+        "values": [(batch, heads, src_len, key_dim)] * num_layers}`,
       the cross-attention keys and values of every block;
     - `initial_state(memory, max_length)` → state, the self-attention caches,
       zeros preallocated to `max_length` positions:
-      `{"keys": [(batch, max_length, heads, key_dim)] * num_layers,
-        "values": [(batch, max_length, heads, key_dim)] * num_layers}`.
+      `{"keys": [(batch, heads, max_length, key_dim)] * num_layers,
+        "values": [(batch, heads, max_length, key_dim)] * num_layers}`.
       Every leaf is per row, batch first: beam search must reorder all of them
       by beam origin;
     - `step(inputs, state, memory, step)` writes row `step` of every cache and
@@ -77,7 +77,7 @@ class TransformerDecoder(TransformerStack):
             source_mask = ops.ones(ops.shape(encoder_result)[:2], dtype="bool")
         keys, values = [], []
         for block in self.blocks:
-            key, value = block.prepare_memory(encoder_result)  # (batch, src_len, heads, key_dim)
+            key, value = block.prepare_memory(encoder_result)  # (batch, heads, src_len, key_dim)
             keys.append(key)
             values.append(value)
         return {"mask": ops.cast(source_mask, "bool"), "keys": keys, "values": values}
@@ -85,8 +85,8 @@ class TransformerDecoder(TransformerStack):
     def initial_state(self, memory, max_length=None, static_shapes=True):
         """Empty self-attention caches (see the class docstring).
 
-        With `static_shapes` (for XLA), `(batch, max_length, heads, key_dim)`
-        zeros per block, written one row per step; without, `(batch, 0, heads,
+        With `static_shapes` (for XLA), `(batch, heads, max_length, key_dim)`
+        zeros per block, written one row per step; without, `(batch, heads, 0,
         key_dim)` caches that grow one row per step (`grown_keys` /
         `grown_values`, whose time axis has no static size), so that each step
         attends over, and beam search reorders, only the rows written so far.
@@ -95,12 +95,12 @@ class TransformerDecoder(TransformerStack):
         batch_size = ops.shape(memory["mask"])[0]
         if not static_shapes:
             def empty(block):  # the time axis left unknown, so the while-loop lets it grow
-                zeros = tf.zeros((batch_size, 0, self.num_heads, block.key_dim), dtype=self.compute_dtype)
-                return tf.compat.v1.placeholder_with_default(zeros, (None, None, self.num_heads, block.key_dim))
+                zeros = tf.zeros((batch_size, self.num_heads, 0, block.key_dim), dtype=self.compute_dtype)
+                return tf.compat.v1.placeholder_with_default(zeros, (None, self.num_heads, None, block.key_dim))
 
             return {"grown_keys": [empty(block) for block in self.blocks],
                     "grown_values": [empty(block) for block in self.blocks]}
-        shapes = [(batch_size, max_length, self.num_heads, block.key_dim) for block in self.blocks]
+        shapes = [(batch_size, self.num_heads, max_length, block.key_dim) for block in self.blocks]
         return {
             "keys": [ops.zeros(shape, dtype=self.compute_dtype) for shape in shapes],
             "values": [ops.zeros(shape, dtype=self.compute_dtype) for shape in shapes],

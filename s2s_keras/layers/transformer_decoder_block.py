@@ -21,7 +21,7 @@ class TransformerDecoderBlock(TransformerBlock):
     - `call` / `forward`: the whole target at once with a causal mask
       (training, teacher forcing);
     - `step`: one new position. Its self-attention key and value are written
-      at row `step` of a preallocated cache `(batch, max_length, heads, key_dim)`
+      at row `step` of a preallocated cache `(batch, heads, max_length, key_dim)`
       and the query attends over rows 0..step; the cross-attention keys and
       values come precomputed from `prepare_memory`.
 
@@ -69,7 +69,7 @@ class TransformerDecoderBlock(TransformerBlock):
         return self.self_attention._key_dim
 
     def prepare_memory(self, memory):
-        """Cross-attention keys and values, two `(batch, src_len, heads, key_dim)`, computed once per source."""
+        """Cross-attention keys and values, two `(batch, heads, src_len, key_dim)`, computed once per source."""
         return self.cross_attention.project_key_value(memory)
 
     def _sublayers(self, inputs, self_attend, memory_key, memory_value, memory_mask, training):
@@ -97,7 +97,7 @@ class TransformerDecoderBlock(TransformerBlock):
 
         def self_attend(h):
             attention = self.self_attention
-            key, value = attention.project_key_value(h)  # (batch, tgt_len, heads, key_dim)
+            key, value = attention.project_key_value(h)  # (batch, heads, tgt_len, key_dim)
             output, _ = attention.attend(attention.project_query(h), key, value, mask, training=training)
             return output
 
@@ -109,13 +109,13 @@ class TransformerDecoderBlock(TransformerBlock):
 
         Args:
             inputs: `(batch, 1, d_model)`, position `step` of the target.
-            cache_key, cache_value: `(batch, max_length, heads, key_dim)`, rows
+            cache_key, cache_value: `(batch, heads, max_length, key_dim)`, rows
                 0..step-1 filled by the previous steps.
             memory_key, memory_value: from `prepare_memory`.
             memory_mask: bool `(batch, src_len)` or None.
             step: int or scalar int32 tensor, the position (< max_length).
             training: whether dropout is active.
-            grow: the caches hold rows 0..step-1 only `(batch, step, heads,
+            grow: the caches hold rows 0..step-1 only `(batch, heads, step,
                 key_dim)`; the new row is appended instead of written.
 
         Returns:
@@ -126,16 +126,16 @@ class TransformerDecoderBlock(TransformerBlock):
 
         def self_attend(h):
             attention = self.self_attention
-            key, value = attention.project_key_value(h)  # (batch, 1, heads, key_dim)
-            if grow:  # (batch, step + 1, heads, key_dim): every row is visible
-                caches["key"] = ops.concatenate([cache_key, ops.cast(key, cache_key.dtype)], axis=1)
-                caches["value"] = ops.concatenate([cache_value, ops.cast(value, cache_value.dtype)], axis=1)
+            key, value = attention.project_key_value(h)  # (batch, heads, 1, key_dim)
+            if grow:  # (batch, heads, step + 1, key_dim): every row is visible
+                caches["key"] = ops.concatenate([cache_key, ops.cast(key, cache_key.dtype)], axis=2)
+                caches["value"] = ops.concatenate([cache_value, ops.cast(value, cache_value.dtype)], axis=2)
                 output, _ = attention.attend(attention.project_query(h), caches["key"], caches["value"], None,
                                              training=training)
                 return output
             caches["key"] = attention.update_cache(cache_key, key, step)
             caches["value"] = attention.update_cache(cache_value, value, step)
-            max_length = ops.shape(cache_key)[1]
+            max_length = ops.shape(cache_key)[2]
             visible = ops.less_equal(ops.arange(max_length, dtype="int32"), ops.cast(step, "int32"))
             visible = ops.reshape(visible, (1, 1, -1))  # (1, 1, max_length): rows 0..step
             output, _ = attention.attend(

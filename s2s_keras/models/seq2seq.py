@@ -123,7 +123,7 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
         Returns:
             A nested structure of fixed-shape tensors, batch first: the RNN
             states (and attention context with input feeding), or a
-            Transformer's key/value caches `(batch, max_length, heads, key_dim)`
+            Transformer's key/value caches `(batch, heads, max_length, key_dim)`
             per block. Beam search reorders every tensor along the batch axis.
 
         Example: see `encode`.

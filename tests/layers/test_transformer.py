@@ -112,11 +112,11 @@ def test_attention_gradients_match_keras_multi_head_attention():
 
 
 def test_update_cache_writes_one_row_with_a_traced_step():
-    cache = np.zeros((2, 4, 3, 2), "float32")
-    update = np.ones((2, 1, 3, 2), "float32")
+    cache = np.zeros((2, 3, 4, 2), "float32")  # (batch, heads, max_length, key_dim)
+    update = np.ones((2, 3, 1, 2), "float32")
     written = tf.function(CachedMultiHeadAttention.update_cache)(cache, update, tf.constant(2))
     expected = cache.copy()
-    expected[:, 2] = 1.0
+    expected[:, :, 2] = 1.0
     np.testing.assert_array_equal(np.asarray(written), expected)
 
 
@@ -173,14 +173,14 @@ def test_decoder_step_reproduces_the_full_call_at_every_position(normalize_first
     assert full.shape == (2, 5, D) and weights.shape == (2, 5, 7)
     memory = decoder.prepare_memory(encoded, MASK)
     state = decoder.initial_state(memory, max_length=8)
-    assert [k.shape for k in state["keys"]] == [(2, 8, 4, 4)] * 3
+    assert [k.shape for k in state["keys"]] == [(2, 4, 8, 4)] * 3  # (batch, heads, max_length, key_dim)
     for t in range(TARGET.shape[1]):
         output, state, step_weights = decoder.step(TARGET[:, t], state, memory, t)
         np.testing.assert_allclose(np.asarray(output), np.asarray(full[:, t]), atol=1e-5)
         np.testing.assert_allclose(np.asarray(step_weights), np.asarray(weights[:, t]), atol=1e-6)
         assert np.all(np.asarray(step_weights)[0, 5:] == 0.0)
         # Rows after `t` of every cache are still empty.
-        assert np.all(np.asarray(state["keys"][0])[:, t + 1 :] == 0.0)
+        assert np.all(np.asarray(state["keys"][0])[:, :, t + 1 :] == 0.0)
 
 
 def test_decoder_step_in_a_while_loop_reproduces_the_full_call():
@@ -243,7 +243,7 @@ def test_block_and_stack_config_round_trips():
     decoder = TransformerDecoder(2, 4, 32, normalize_first=True, max_length=12)
     assert_config_round_trip(decoder, lambda l: l(TARGET, SOURCE, source_mask=MASK))
     memory = decoder.prepare_memory(SOURCE, MASK)
-    assert decoder.initial_state(memory)["keys"][0].shape == (2, 12, 4, 4)  # max_length is the default size
+    assert decoder.initial_state(memory)["keys"][0].shape == (2, 4, 12, 4)  # max_length is the default size
 
 
 def test_stacks_reject_bad_arguments():

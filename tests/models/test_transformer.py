@@ -165,7 +165,7 @@ def test_growing_caches_decode_as_preallocated_ones(search):
     source = np.array([[5, 6, 7, 8, 3, 0], [9, 10, 11, 12, 4, 5], [4, 4, 0, 0, 0, 0]], "int32")
     memory = model.encode(source)
     grown = model.initial_state(memory, 7, static_shapes=False)
-    assert set(grown) == {"grown_keys", "grown_values"} and grown["grown_keys"][0].shape[1] == 0
+    assert set(grown) == {"grown_keys", "grown_values"} and grown["grown_keys"][0].shape[2] == 0
     fixed = s2s.decoding.decode(model, source, search)  # static shapes: the default of `decode`
     for run in (lambda s: s2s.decoding.decode(model, s, search, static_shapes=False),
                 tf.function(lambda s: s2s.decoding.decode(model, s, search, static_shapes=False))):
