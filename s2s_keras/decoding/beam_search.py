@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
+from s2s_keras.decoding.finished_rows import beam_rows, keep_static_shapes, take_rows, with_unknown_batch, write_rows
 from s2s_keras.decoding.logits import (NEG_INF, check_stop_ids, ending_ids, force_prefix, is_any_of,
                                        next_token_log_probs, prefix_lengths)
 from s2s_keras.decoding.result import DecodeResult
@@ -28,19 +29,6 @@ def coverage_penalty(coverage, source_mask, beta):
     clipped = tf.minimum(coverage, 1.0)
     logs = tf.math.log(tf.maximum(clipped, 1e-10))
     return beta * tf.reduce_sum(tf.where(source_mask, logs, 0.0), axis=-1)
-
-
-def keep_static_shapes(new, old):
-    """Gives loop variables back the static shapes they entered the loop with (traced loops only: eagerly,
-    a growing cache really changes shape)."""
-    if tf.executing_eagerly():
-        return new
-
-    def restore(n, o):
-        n.set_shape(o.shape)
-        return n
-
-    return tf.nest.map_structure(restore, new, old)
 
 
 def tile_beams(tree, beam_size):
@@ -183,81 +171,91 @@ class BeamSearch(SearchStrategy):
         source_ids = as_source(source_ids)
         beam = self.beam_size
         batch_size = tf.shape(source_ids)[0]
-        rows = batch_size * beam
         use_coverage = self.coverage_penalty > 0.0
+        drop_finished = not static_shapes  # finished sources leave the loop (finished_rows.py)
 
         memory = tile_beams(encode(source_ids), beam)  # (batch * beam, ...)
         state = start_state(initial_state, memory, self.max_length, static_shapes)
+        forced = {}
         if prefix_ids is not None:
-            prefix_ids = tile_beams(tf.convert_to_tensor(prefix_ids, dtype=tf.int32), beam)  # (batch * beam, width)
-            forced_lengths = prefix_lengths(prefix_ids, special.pad)
+            forced_ids = tile_beams(tf.convert_to_tensor(prefix_ids, dtype=tf.int32), beam)  # (batch * beam, width)
+            forced = {"ids": forced_ids, "lengths": prefix_lengths(forced_ids, special.pad)}
         source_mask = tf.reshape(attended_mask(memory, lambda: tile_beams(source_ids, beam), source_pad_id),
                                  [batch_size, beam, -1])  # (batch, beam, src_len)
-        # Row offsets turn a beam index into a flat row index.
-        row_offsets = (tf.range(batch_size) * beam)[:, tf.newaxis]  # (batch, 1)
-
-        ids = tf.fill([batch_size, beam, self.max_length], special.pad)
-        token_log_probs = tf.zeros([batch_size, beam, self.max_length], tf.float32)
-        # Only beam 0 is live at first: the others are copies and would give duplicates.
-        log_probs = tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1])
-        lengths = tf.zeros([batch_size, beam], tf.int32)
-        finished = tf.zeros([batch_size, beam], tf.bool)
-        coverage = tf.zeros(tf.shape(source_mask), tf.float32)  # (batch, beam, src_len)
         history_length = self.max_length if self.alignment_history else 0
         history_sources = tf.shape(source_mask)[2] if self.alignment_history else 0
-        alignments = tf.zeros([batch_size, beam, history_length, history_sources], tf.float32)
-        tokens = tf.fill([rows], special.start)
+        hypotheses = {  # per source and beam
+            "ids": tf.fill([batch_size, beam, self.max_length], special.pad),
+            "token_log_probs": tf.zeros([batch_size, beam, self.max_length], tf.float32),
+            # Only beam 0 is live at first: the others are copies and would give duplicates.
+            "log_probs": tf.tile(tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1]),
+            "lengths": tf.zeros([batch_size, beam], tf.int32),
+            "coverage": tf.zeros(tf.shape(source_mask), tf.float32),  # (batch, beam, src_len)
+            "alignments": tf.zeros([batch_size, beam, history_length, history_sources], tf.float32),
+        }
+        # What the loop carries: per source, and per row (source × beam). Sources leave both when dropped.
+        sources = {"index": tf.range(batch_size), "source_mask": source_mask, "hypotheses": hypotheses,
+                   "finished": tf.zeros([batch_size, beam], tf.bool)}
+        rows = {"tokens": tf.fill([batch_size * beam], special.start), "state": state, "memory": memory,
+                "forced": forced}
+        outputs = hypotheses if drop_finished else {}  # the dropped sources' hypotheses, in their batch rows
         positions = tf.range(self.max_length)
 
-        def condition(step, tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage, alignments):
-            return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(finished)))
+        def condition(step, sources, rows, outputs):
+            return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(sources["finished"])))
 
-        def body(*loop_vars):
-            step, tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage, alignments = loop_vars
+        def body(step, sources, rows, outputs):
+            carried = (sources, rows)
+            hypotheses, finished, source_mask = sources["hypotheses"], sources["finished"], sources["source_mask"]
+            log_probs, lengths, coverage = hypotheses["log_probs"], hypotheses["lengths"], hypotheses["coverage"]
+            memory, forced = rows["memory"], rows["forced"]
+            active = tf.shape(finished)[0]  # sources still decoded
             if use_coverage or self.alignment_history:
-                logits, state, weights = decode_step(tokens, state, memory, step, return_attention=True)
+                logits, state, weights = decode_step(rows["tokens"], rows["state"], memory, step,
+                                                     return_attention=True)
                 if weights is None and use_coverage:
                     raise ValueError("`coverage_penalty` needs attention weights, and this model returns none "
                                      "(a model without attention: rnn, lstm, gru). Use coverage_penalty=0.")
                 weights = (tf.zeros(tf.shape(coverage)) if weights is None  # a model without attention
-                           else tf.reshape(tf.cast(weights, tf.float32), tf.shape(coverage)))  # (batch, beam, src)
+                           else tf.reshape(tf.cast(weights, tf.float32), tf.shape(coverage)))  # (active, beam, src)
             else:
-                logits, state = decode_step(tokens, state, memory, step)[:2]
+                logits, state = decode_step(rows["tokens"], rows["state"], memory, step)[:2]
             if self.temperature != 1.0:
                 logits = tf.cast(logits, tf.float32) / self.temperature
             vocab = tf.shape(logits)[-1]
             step_log_probs = next_token_log_probs(logits, step, self.min_length - 1, special, self.stop_ids)
-            if prefix_ids is not None:
-                step_log_probs = force_prefix(step_log_probs, step, prefix_ids, forced_lengths)
-            step_log_probs = tf.reshape(step_log_probs, [batch_size, beam, vocab])
+            if forced:
+                step_log_probs = force_prefix(step_log_probs, step, forced["ids"], forced["lengths"])
+            step_log_probs = tf.reshape(step_log_probs, [active, beam, vocab])
             # An ended hypothesis continues only with padding, at no cost.
             pad_only = tf.where(tf.equal(tf.range(vocab), special.pad), 0.0, NEG_INF)  # (vocab,)
             step_log_probs = tf.where(finished[..., tf.newaxis], pad_only, step_log_probs)
-            candidate_log_probs = log_probs[..., tf.newaxis] + step_log_probs  # (batch, beam, vocab)
+            candidate_log_probs = log_probs[..., tf.newaxis] + step_log_probs  # (active, beam, vocab)
             candidate_lengths = (lengths + tf.cast(tf.logical_not(finished), tf.int32))[..., tf.newaxis]
             candidate_coverage = None
             if use_coverage:
                 live = tf.cast(tf.logical_not(finished), tf.float32)[..., tf.newaxis]
-                candidate_coverage = (coverage + live * weights)[:, :, tf.newaxis, :]  # (batch, beam, 1, src_len)
+                candidate_coverage = (coverage + live * weights)[:, :, tf.newaxis, :]  # (active, beam, 1, src_len)
             ranking = self._rank(
                 candidate_log_probs, candidate_lengths, candidate_coverage, source_mask[:, :, tf.newaxis, :]
             )
             # Best `beam` candidates among beam × vocab per source.
-            _, flat_choice = tf.math.top_k(tf.reshape(ranking, [batch_size, beam * vocab]), k=beam)
-            origin = flat_choice // vocab  # (batch, beam): which beam each survivor extends
+            _, flat_choice = tf.math.top_k(tf.reshape(ranking, [active, beam * vocab]), k=beam)
+            origin = flat_choice // vocab  # (active, beam): which beam each survivor extends
             next_tokens = flat_choice % vocab
-            log_probs = tf.gather(tf.reshape(candidate_log_probs, [batch_size, -1]), flat_choice, batch_dims=1)
+            log_probs = tf.gather(tf.reshape(candidate_log_probs, [active, -1]), flat_choice, batch_dims=1)
             was_finished = tf.gather(finished, origin, batch_dims=1)
             lengths = tf.gather(lengths, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
             at_step = tf.equal(positions, step)[tf.newaxis, tf.newaxis, :]  # (1, 1, max_length)
-            ids = tf.where(at_step, next_tokens[..., tf.newaxis], tf.gather(ids, origin, batch_dims=1))
-            chosen = tf.gather(tf.reshape(step_log_probs, [batch_size, -1]), flat_choice, batch_dims=1)  # (batch, beam)
+            ids = tf.where(at_step, next_tokens[..., tf.newaxis], tf.gather(hypotheses["ids"], origin, batch_dims=1))
+            chosen = tf.gather(tf.reshape(step_log_probs, [active, -1]), flat_choice, batch_dims=1)  # (active, beam)
             token_log_probs = tf.where(at_step, chosen[..., tf.newaxis],
-                                       tf.gather(token_log_probs, origin, batch_dims=1))
+                                       tf.gather(hypotheses["token_log_probs"], origin, batch_dims=1))
             finished = tf.logical_or(was_finished, is_any_of(next_tokens, ending))
             finished = tf.logical_or(finished, log_probs <= NEG_INF / 2)  # dead copies never revive
             if use_coverage:
                 coverage = tf.gather(coverage + live * weights, origin, batch_dims=1)
+            alignments = hypotheses["alignments"]
             if self.alignment_history:  # the step's weights of the beam each survivor extends, at row `step`
                 step_weights = tf.where(was_finished[..., tf.newaxis], 0.0, tf.gather(weights, origin, batch_dims=1))
                 alignments = tf.where(at_step[..., tf.newaxis], step_weights[:, :, tf.newaxis],
@@ -265,30 +263,52 @@ class BeamSearch(SearchStrategy):
             if self.early_stopping:
                 # Beams are sorted by rank (top_k): a row whose first n_best have ended is done, and its live
                 # beams are frozen too, so that a row decodes the same alone as in any batch.
-                row_done = tf.reduce_all(finished[:, : self.n_best], axis=1, keepdims=True)  # (batch, 1)
+                row_done = tf.reduce_all(finished[:, : self.n_best], axis=1, keepdims=True)  # (active, 1)
             else:
                 row_done = self._settled(log_probs, lengths, finished, coverage if use_coverage else None,
                                          source_mask)
             finished = tf.logical_or(finished, row_done)
-            flat_origin = tf.reshape(origin + row_offsets, [rows])
-            new_state = gather_beams(state, flat_origin)  # the memory is not reordered
-            new = (tf.reshape(next_tokens, [rows]), new_state, ids, token_log_probs, log_probs, lengths, finished,
-                   coverage, alignments)
-            return (step + 1, *keep_static_shapes(new, loop_vars[1:]))
+            hypotheses = {"ids": ids, "token_log_probs": token_log_probs, "log_probs": log_probs, "lengths": lengths,
+                          "coverage": coverage, "alignments": alignments}
+            sources = {**sources, "hypotheses": hypotheses, "finished": finished}
+            # Each survivor's row of the model state is the row of the beam it extends.
+            flat_origin = tf.reshape(origin + (tf.range(active) * beam)[:, tf.newaxis], [active * beam])
+            next_tokens = tf.reshape(next_tokens, [active * beam])
+            if drop_finished:
+                done = tf.reduce_all(finished, axis=1)  # (active,): every beam ended or frozen
+                kept = tf.cast(tf.reshape(tf.where(tf.logical_not(done)), [-1]), tf.int32)
+                kept_rows = beam_rows(kept, beam)
+                flat_origin, next_tokens = tf.gather(flat_origin, kept_rows), tf.gather(next_tokens, kept_rows)
+                outputs, sources, memory, forced = tf.cond(  # memory is only copied when a source leaves
+                    tf.reduce_any(done),
+                    lambda: (write_rows(outputs, done, sources["index"], hypotheses), take_rows(sources, kept),
+                             take_rows(memory, kept_rows), take_rows(forced, kept_rows)),
+                    lambda: (outputs, sources, memory, forced))
+            rows = {"tokens": next_tokens, "state": gather_beams(state, flat_origin), "memory": memory,
+                    "forced": forced}
+            return (step + 1, *keep_static_shapes((sources, rows), carried), outputs)
 
-        _, _, _, ids, token_log_probs, log_probs, lengths, _, coverage, alignments = tf.while_loop(
-            condition, body,
-            (tf.constant(0), tokens, state, ids, token_log_probs, log_probs, lengths, finished, coverage, alignments),
-        )
-        scores = self._rank(log_probs, lengths, coverage if use_coverage else None, source_mask)
+        invariants = None
+        if drop_finished:
+            invariants = (tf.TensorShape([]), with_unknown_batch(sources), with_unknown_batch(rows),
+                          tf.nest.map_structure(lambda t: t.shape, outputs))
+        _, sources, _, outputs = tf.while_loop(condition, body, (tf.constant(0), sources, rows, outputs),
+                                            shape_invariants=invariants)
+        if drop_finished:  # the sources still decoded at max_length
+            outputs = write_rows(outputs, tf.ones_like(sources["index"], tf.bool), sources["index"],
+                                 sources["hypotheses"])
+        else:
+            outputs = sources["hypotheses"]
+        scores = self._rank(outputs["log_probs"], outputs["lengths"], outputs["coverage"] if use_coverage else None,
+                            source_mask)
         scores, order = tf.math.top_k(scores, k=self.n_best)  # best first
-        log_probs = tf.gather(log_probs, order, batch_dims=1)
+        best = {key: tf.gather(value, order, batch_dims=1) for key, value in outputs.items()}
         return DecodeResult(
-            ids=tf.gather(ids, order, batch_dims=1),
+            ids=best["ids"],
             scores=scores,
-            lengths=tf.gather(lengths, order, batch_dims=1),
-            log_probs=log_probs,
-            token_log_probs=tf.gather(token_log_probs, order, batch_dims=1),
-            valid=log_probs > NEG_INF / 2,
-            alignments=tf.gather(alignments, order, batch_dims=1),
+            lengths=best["lengths"],
+            log_probs=best["log_probs"],
+            token_log_probs=best["token_log_probs"],
+            valid=best["log_probs"] > NEG_INF / 2,
+            alignments=best["alignments"],
         )

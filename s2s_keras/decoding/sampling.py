@@ -61,6 +61,8 @@ class Sampling(TokenSearch):
     >>> result = decode(model, source_ids, search)  # doctest: +SKIP
     """
 
+    rows_decode_alike_anywhere = False  # a row's draws are keyed by its place in the batch
+
     def __init__(self, temperature=1.0, top_k=None, top_p=None, seed=None, max_length=50, min_length=0,
                  stop_ids=(), num_return_sequences=1, alignment_history=False):
         super().__init__(max_length=max_length, min_length=min_length, stop_ids=stop_ids,

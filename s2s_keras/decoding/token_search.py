@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
+from s2s_keras.decoding.finished_rows import keep_static_shapes, take_rows, with_unknown_batch, write_rows
 from s2s_keras.decoding.logits import (check_stop_ids, ending_ids, force_prefix, is_any_of, next_token_log_probs,
                                        prefix_lengths)
 from s2s_keras.decoding.result import DecodeResult
@@ -73,6 +74,10 @@ class TokenSearch(SearchStrategy):
         return {"max_length": self.max_length, "min_length": self.min_length, "stop_ids": self.stop_ids,
                 "alignment_history": self.alignment_history}
 
+    # Whether a row's picks depend only on the row (not on where it sits in the batch), so that finished rows
+    # may leave the loop without changing the others' outputs.
+    rows_decode_alike_anywhere = True
+
     def pick(self, log_probs, step, seed):
         """Chooses next tokens `(batch,)` from log-probabilities `(batch, vocab)`."""
         raise NotImplementedError
@@ -90,50 +95,80 @@ class TokenSearch(SearchStrategy):
         memory = encode(source_ids)
         state = start_state(initial_state, memory, self.max_length, static_shapes)
         seed = self.call_seed()
+        # Finished rows leave the loop (finished_rows.py), unless a row's draws depend on its place in the batch.
+        drop_finished = not static_shapes and self.rows_decode_alike_anywhere
+        forced = {}
         if prefix_ids is not None:
-            prefix_ids = tf.convert_to_tensor(prefix_ids, dtype=tf.int32)
-            forced_lengths = prefix_lengths(prefix_ids, special.pad)
+            forced_ids = tf.convert_to_tensor(prefix_ids, dtype=tf.int32)
+            forced = {"ids": forced_ids, "lengths": prefix_lengths(forced_ids, special.pad)}
 
-        ids = tf.fill([batch_size, self.max_length], special.pad)  # (batch, max_length)
-        token_log_probs = tf.zeros([batch_size, self.max_length], tf.float32)
         history_shape = [batch_size, self.max_length, tf.shape(attended_mask(memory, source_ids, source_pad_id))[1]] \
             if self.alignment_history else [batch_size, 0, 0]
-        alignments = tf.zeros(history_shape, tf.float32)  # (batch, max_length, src_len) on request
-        scores = tf.zeros([batch_size], tf.float32)
-        lengths = tf.zeros([batch_size], tf.int32)
-        finished = tf.zeros([batch_size], tf.bool)
-        tokens = tf.fill([batch_size], special.start)
+        hypotheses = {
+            "ids": tf.fill([batch_size, self.max_length], special.pad),  # (batch, max_length)
+            "token_log_probs": tf.zeros([batch_size, self.max_length], tf.float32),
+            "alignments": tf.zeros(history_shape, tf.float32),  # (batch, max_length, src_len) on request
+            "scores": tf.zeros([batch_size], tf.float32),
+            "lengths": tf.zeros([batch_size], tf.int32),
+        }
+        # What the loop carries per row; rows leave it when dropped.
+        carried = {"index": tf.range(batch_size), "finished": tf.zeros([batch_size], tf.bool),
+                   "hypotheses": hypotheses, "tokens": tf.fill([batch_size], special.start), "state": state,
+                   "memory": memory, "forced": forced}
+        outputs = hypotheses if drop_finished else {}  # the dropped rows' hypotheses, in their batch rows
         positions = tf.range(self.max_length)
 
-        def condition(step, tokens, state, ids, token_log_probs, scores, lengths, finished, alignments):
-            return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(finished)))
+        def condition(step, carried, outputs):
+            return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(carried["finished"])))
 
-        def body(step, tokens, state, ids, token_log_probs, scores, lengths, finished, alignments):
+        def body(step, carried, outputs):
+            hypotheses, finished, memory = carried["hypotheses"], carried["finished"], carried["memory"]
+            alignments = hypotheses["alignments"]
             if self.alignment_history:
-                logits, state, weights = decode_step(tokens, state, memory, step, return_attention=True)
-                weights = (tf.zeros(tf.shape(alignments)[::2]) if weights is None  # (batch, src_len)
+                logits, state, weights = decode_step(carried["tokens"], carried["state"], memory, step,
+                                                     return_attention=True)
+                weights = (tf.zeros(tf.shape(alignments)[::2]) if weights is None  # (rows, src_len)
                            else tf.cast(weights, tf.float32))
                 alignments = tf.where(tf.equal(positions, step)[tf.newaxis, :, tf.newaxis],
                                       tf.where(finished[:, tf.newaxis], 0.0, weights)[:, tf.newaxis], alignments)
             else:
-                logits, state = decode_step(tokens, state, memory, step)[:2]  # (batch, vocab)
+                logits, state = decode_step(carried["tokens"], carried["state"], memory, step)[:2]  # (rows, vocab)
             log_probs = next_token_log_probs(logits, step, self.min_length - 1, special, self.stop_ids)
-            if prefix_ids is not None:
-                log_probs = force_prefix(log_probs, step, prefix_ids, forced_lengths)
-            next_tokens = tf.where(finished, special.pad, self.pick(log_probs, step, seed))  # (batch,)
-            chosen = tf.where(finished, 0.0, tf.gather(log_probs, next_tokens, batch_dims=1))  # (batch,)
-            scores += chosen
-            lengths += tf.cast(tf.logical_not(finished), tf.int32)
+            if carried["forced"]:
+                log_probs = force_prefix(log_probs, step, carried["forced"]["ids"], carried["forced"]["lengths"])
+            next_tokens = tf.where(finished, special.pad, self.pick(log_probs, step, seed))  # (rows,)
+            chosen = tf.where(finished, 0.0, tf.gather(log_probs, next_tokens, batch_dims=1))  # (rows,)
             at_step = tf.equal(positions, step)[tf.newaxis, :]  # (1, max_length)
-            ids = tf.where(at_step, next_tokens[:, tf.newaxis], ids)
-            token_log_probs = tf.where(at_step, chosen[:, tf.newaxis], token_log_probs)
+            hypotheses = {
+                "ids": tf.where(at_step, next_tokens[:, tf.newaxis], hypotheses["ids"]),
+                "token_log_probs": tf.where(at_step, chosen[:, tf.newaxis], hypotheses["token_log_probs"]),
+                "alignments": alignments,
+                "scores": hypotheses["scores"] + chosen,
+                "lengths": hypotheses["lengths"] + tf.cast(tf.logical_not(finished), tf.int32),
+            }
             finished = tf.logical_or(finished, is_any_of(next_tokens, ending))
-            return step + 1, next_tokens, state, ids, token_log_probs, scores, lengths, finished, alignments
+            new = {**carried, "finished": finished, "hypotheses": hypotheses, "tokens": next_tokens, "state": state}
+            if drop_finished:
+                kept = tf.cast(tf.reshape(tf.where(tf.logical_not(finished)), [-1]), tf.int32)
+                outputs, new = tf.cond(  # the state and memory are only copied when a row leaves
+                    tf.reduce_any(finished),
+                    lambda: (write_rows(outputs, finished, new["index"], hypotheses), take_rows(new, kept)),
+                    lambda: (outputs, new))
+            return step + 1, keep_static_shapes(new, carried), outputs
 
-        _, _, _, ids, token_log_probs, scores, lengths, _, alignments = tf.while_loop(
-            condition, body,
-            (tf.constant(0), tokens, state, ids, token_log_probs, scores, lengths, finished, alignments),
-        )
-        return DecodeResult(ids=ids[:, tf.newaxis, :], scores=scores[:, tf.newaxis], lengths=lengths[:, tf.newaxis],
-                            log_probs=scores[:, tf.newaxis], token_log_probs=token_log_probs[:, tf.newaxis, :],
-                            valid=tf.ones([batch_size, 1], tf.bool), alignments=alignments[:, tf.newaxis])
+        invariants = None
+        if drop_finished:
+            invariants = (tf.TensorShape([]), with_unknown_batch(carried),
+                          tf.nest.map_structure(lambda t: t.shape, outputs))
+        _, carried, outputs = tf.while_loop(condition, body, (tf.constant(0), carried, outputs),
+                                            shape_invariants=invariants)
+        if drop_finished:  # the rows still decoded at max_length
+            outputs = write_rows(outputs, tf.ones_like(carried["index"], tf.bool), carried["index"],
+                                 carried["hypotheses"])
+        else:
+            outputs = carried["hypotheses"]
+        scores = outputs["scores"][:, tf.newaxis]
+        return DecodeResult(ids=outputs["ids"][:, tf.newaxis, :], scores=scores,
+                            lengths=outputs["lengths"][:, tf.newaxis], log_probs=scores,
+                            token_log_probs=outputs["token_log_probs"][:, tf.newaxis, :],
+                            valid=tf.ones([batch_size, 1], tf.bool), alignments=outputs["alignments"][:, tf.newaxis])

@@ -68,14 +68,15 @@ def fastest_exact_precision(model):
 
     Rounding the weights to bfloat16 once gives exactly the logits that `mixed_bfloat16` computes by
     casting them at every use (tested), without those casts: 1.06–1.10× the beam-search throughput of the
-    `mixed_bfloat16` model (docs/benchmarks.md). What `s2s-keras translate`, `evaluate` and `export`
-    use when no `--precision` is given.
+    `mixed_bfloat16` model (docs/benchmarks.md). What a `Translator` decodes with by default, and
+    `s2s-keras translate`, `evaluate` and `export` when no `--precision` is given.
 
     Example:
     >>> precision = fastest_exact_precision(model)  # doctest: +SKIP
     >>> fast = inference_copy(model, precision) if precision else model  # doctest: +SKIP
     """
-    if model.get_layer(DECODER).dtype_policy.name != "mixed_bfloat16":
+    decoder = next((layer for layer in getattr(model, "layers", ()) if layer.name == DECODER), None)
+    if decoder is None or decoder.dtype_policy.name != "mixed_bfloat16":  # e.g. an `Ensemble`: as it is
         return None
     return None if _has_recurrent_cells(model) else "bfloat16"
 

@@ -14,8 +14,10 @@ class BleuCallback(keras.callbacks.Callback):
     `keras.callbacks.TensorBoard` in the callback list so they reach TensorBoard.
 
     Args:
-        make_translator: `model -> Translator`, e.g.
-            `lambda m: Translator(m, src_tok, tgt_tok, search=GreedySearch(max_length=60))`.
+        make_translator: `model -> Translator` of that model itself (not of a
+            copy: `fastest_precision=False`), made once when training begins, e.g.
+            `lambda m: Translator(m, src_tok, tgt_tok, search=GreedySearch(max_length=60),
+            fastest_precision=False)`.
         sources, references: the validation subset (see `evaluation.group_references`).
         every: evaluate every this many epochs (and on the last one).
         name: the key of BLEU in the logs.
@@ -23,7 +25,8 @@ class BleuCallback(keras.callbacks.Callback):
         batch_size: sentences per translation call.
 
     Example:
-    >>> bleu = BleuCallback(lambda m: Translator(m, src, tgt), val_sources, val_refs, every=2)  # doctest: +SKIP
+    >>> bleu = BleuCallback(lambda m: Translator(m, src, tgt, fastest_precision=False),  # doctest: +SKIP
+    ...                     val_sources, val_refs, every=2)
     >>> model.fit(train_ds, epochs=10, callbacks=[bleu])  # doctest: +SKIP
     """
 
@@ -41,6 +44,9 @@ class BleuCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._translator = self.make_translator(self.model)
+        if getattr(self._translator, "model", self.model) is not self.model:
+            raise ValueError("BleuCallback's translator decodes a copy of the model, which training does not "
+                             "update: make it with `Translator(..., fastest_precision=False)`.")
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.params.get("epochs") == epoch + 1 if self.params else False

@@ -37,7 +37,7 @@ class PrefixTableModel:
 
     def decode_step(self, token_ids, state, memory, step, return_attention=False):
         self.calls += 1
-        if step == 0 and tf.executing_eagerly():
+        if tf.executing_eagerly() and step == 0:
             self.start_tokens_seen.append(token_ids.numpy().tolist())
         rows = self.table.shape[0]
         code = tf.where(tf.equal(step, 0), state["code"], (state["code"] * self.vocab + token_ids) % rows)

@@ -83,6 +83,31 @@ def test_the_fastest_exact_precision_is_bfloat16_weights_for_a_mixed_bfloat16_tr
     assert fastest_exact_precision(built("gru_attention", "mixed_bfloat16")) is None
 
 
+def test_a_translator_decodes_the_fastest_exact_copy_unless_told_not_to():
+    from s2s_keras.models import Ensemble
+    from s2s_keras.training import BleuCallback
+    from s2s_keras.translator import Translator
+
+    tokenizer = CharTokenizer(list("abcdefghijk "))
+    with global_dtype_policy("mixed_bfloat16"):
+        model = build_model("transformer_tiny", source_vocab_size=tokenizer.vocab_size,
+                            target_vocab_size=tokenizer.vocab_size)
+    for variable in model.trainable_variables:  # weights that bfloat16 does not hold exactly (see above)
+        variable.assign(variable + np.random.default_rng(1).normal(0.0, 0.05, variable.shape))
+    search = BeamSearch(beam_size=3, max_length=8)
+    fast = Translator(model, tokenizer, tokenizer, search=search)
+    itself = Translator(model, tokenizer, tokenizer, search=search, fastest_precision=False)
+    assert fast.model is not model and fast.model.get_layer("decoder").dtype_policy.name == "bfloat16"
+    assert itself.model is model
+    sentences = ["abc", "hig fed", "k", "abcdefghijk"]
+    assert fast(sentences) == itself(sentences)
+    assert Translator(Ensemble([model]), tokenizer, tokenizer, search=search).model.members[0] is model
+    callback = BleuCallback(lambda m: Translator(m, tokenizer, tokenizer, search=search), ["abc"], ["abc"])
+    callback.set_model(model)
+    with pytest.raises(ValueError, match="fastest_precision=False"):
+        callback.on_train_begin()
+
+
 def test_an_unknown_precision_is_refused():
     model = build_model("gru", source_vocab_size=10, target_vocab_size=10, units=8, embedding_dim=4)
     with pytest.raises(ValueError, match="precision.*'int4'"):

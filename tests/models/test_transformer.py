@@ -156,11 +156,14 @@ def test_greedy_under_jit_compile_equals_eager():
     np.testing.assert_allclose(compiled.scores.numpy(), eager.scores.numpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("search", [s2s.decoding.GreedySearch(max_length=7),
-                                    s2s.decoding.BeamSearch(beam_size=3, length_penalty=0.6, n_best=2, max_length=7)],
-                         ids=["greedy", "beam"])
+@pytest.mark.parametrize("search", [s2s.decoding.GreedySearch(max_length=7, alignment_history=True),
+                                    s2s.decoding.BeamSearch(beam_size=3, length_penalty=0.6, n_best=2, max_length=7),
+                                    s2s.decoding.BeamSearch(beam_size=2, coverage_penalty=0.2, max_length=7,
+                                                            alignment_history=True)],
+                         ids=["greedy", "beam", "beam_coverage"])
 def test_growing_caches_decode_as_preallocated_ones(search):
-    """Without static shapes the self-attention caches grow a row per step: the same search, eagerly and traced."""
+    """Without static shapes the self-attention caches grow a row per step and finished sources leave the loop:
+    the same search, eagerly and traced."""
     model = build(**VARIANTS["pre_norm_learned_positions"])
     source = np.array([[5, 6, 7, 8, 3, 0], [9, 10, 11, 12, 4, 5], [4, 4, 0, 0, 0, 0]], "int32")
     memory = model.encode(source)
@@ -172,6 +175,7 @@ def test_growing_caches_decode_as_preallocated_ones(search):
         result = run(source)
         np.testing.assert_array_equal(result.ids.numpy(), fixed.ids.numpy())
         np.testing.assert_allclose(result.scores.numpy(), fixed.scores.numpy(), atol=1e-5)
+        np.testing.assert_allclose(result.alignments.numpy(), fixed.alignments.numpy(), atol=1e-5)
 
 
 # --- learning ------------------------------------------------------------------------------------
