@@ -66,7 +66,7 @@ def main():
             except ValueError as error:  # bfloat16 weights for a model with recurrent cells
                 print(f"| {os.path.basename(os.path.normpath(folder))} | {precision} | not offered: {error} |")
                 continue
-            translator = Translator(copy, source_tokenizer, target_tokenizer,
+            translator = Translator(copy, source_tokenizer, target_tokenizer, fastest_precision=False,  # as given
                                     search=BeamSearch(beam_size=args.beam_size, length_penalty=0.6, max_length=100))
             translator(sources[: args.batch_size])  # traced outside the timing
             result = evaluate(translator, sources, references, batch_size=args.batch_size)

@@ -39,7 +39,7 @@ class RunToTheEnd(BeamSearch):
 
 
 def translator(model, source, target, search, static_shapes, jit_compile=False):
-    made = Translator(model, source, target, search=search, jit_compile=jit_compile)
+    made = Translator(model, source, target, search=search, jit_compile=jit_compile, fastest_precision=False)
     if not jit_compile:  # the search path with the shapes asked for (the Translator grows them by default)
         made._search_ids = tf.function(lambda ids, prefix_ids=None: decode(model, ids, search,
                                                                             static_shapes=static_shapes))

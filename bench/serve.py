@@ -223,6 +223,7 @@ def bench_runs(args):
             if args.float32 and policy != "float32":
                 model, policy = float32_copy(model), f"float32 copy of a {policy} model"
             translator = Translator(model, source, target, jit_compile=args.jit_compile,
+                                    fastest_precision=False,  # the policy printed below
                                     search=BeamSearch(beam_size=args.beam_size, length_penalty=0.6,
                                                       max_length=args.max_length,
                                                       early_stopping=args.early_stopping))
