@@ -46,7 +46,7 @@ def assert_same_result(got, expected):
 
 
 @pytest.mark.parametrize("name", sorted(SEARCHES))
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_dropping_finished_sources_changes_no_output(name, seed):
     search = SEARCHES[name]
     fixed_model = SourceKeyedModel(seed)
