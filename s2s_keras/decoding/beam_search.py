@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
-from s2s_keras.decoding.finished_rows import beam_rows, keep_static_shapes, take_rows, with_unknown_batch, write_rows
+from s2s_keras.decoding.finished_rows import beam_rows, keep_static_shapes, run_search_loop, take_rows, write_rows
 from s2s_keras.decoding.logits import (NEG_INF, check_stop_ids, ending_ids, force_prefix, is_any_of,
                                        next_token_log_probs, prefix_lengths)
 from s2s_keras.decoding.result import DecodeResult
@@ -201,11 +201,11 @@ class BeamSearch(SearchStrategy):
         outputs = hypotheses if drop_finished else {}  # the dropped sources' hypotheses, in their batch rows
         positions = tf.range(self.max_length)
 
-        def condition(step, sources, rows, outputs):
-            return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(sources["finished"])))
+        def condition(step, carried, outputs):
+            return tf.logical_and(step < self.max_length, tf.logical_not(tf.reduce_all(carried["sources"]["finished"])))
 
-        def body(step, sources, rows, outputs):
-            carried = (sources, rows)
+        def body(step, carried, outputs):
+            sources, rows = carried["sources"], carried["rows"]
             hypotheses, finished, source_mask = sources["hypotheses"], sources["finished"], sources["source_mask"]
             log_probs, lengths, coverage = hypotheses["log_probs"], hypotheses["lengths"], hypotheses["coverage"]
             memory, forced = rows["memory"], rows["forced"]
@@ -286,19 +286,10 @@ class BeamSearch(SearchStrategy):
                     lambda: (outputs, sources, memory, forced))
             rows = {"tokens": next_tokens, "state": gather_beams(state, flat_origin), "memory": memory,
                     "forced": forced}
-            return (step + 1, *keep_static_shapes((sources, rows), carried), outputs)
+            return step + 1, keep_static_shapes({"sources": sources, "rows": rows}, carried), outputs
 
-        invariants = None
-        if drop_finished:
-            invariants = (tf.TensorShape([]), with_unknown_batch(sources), with_unknown_batch(rows),
-                          tf.nest.map_structure(lambda t: t.shape, outputs))
-        _, sources, _, outputs = tf.while_loop(condition, body, (tf.constant(0), sources, rows, outputs),
-                                            shape_invariants=invariants)
-        if drop_finished:  # the sources still decoded at max_length
-            outputs = write_rows(outputs, tf.ones_like(sources["index"], tf.bool), sources["index"],
-                                 sources["hypotheses"])
-        else:
-            outputs = sources["hypotheses"]
+        outputs = run_search_loop(condition, body, {"sources": sources, "rows": rows}, outputs, drop_finished,
+                                  lambda carried: (carried["sources"]["index"], carried["sources"]["hypotheses"]))
         scores = self._rank(outputs["log_probs"], outputs["lengths"], outputs["coverage"] if use_coverage else None,
                             source_mask)
         scores, order = tf.math.top_k(scores, k=self.n_best)  # best first

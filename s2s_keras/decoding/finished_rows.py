@@ -59,3 +59,29 @@ def write_rows(outputs, done, index, values):
         return tf.tensor_scatter_nd_update(whole, rows, tf.boolean_mask(active, done))
 
     return tf.nest.map_structure(write, outputs, values)
+
+
+def run_search_loop(condition, body, carried, outputs, drop_finished, active_of):
+    """Runs a search's `tf.while_loop` over `(step, carried, outputs)`; returns every source's hypotheses.
+
+    Args:
+        condition, body: the loop's functions of `(step, carried, outputs)`.
+        carried: what the loop carries per active source (or row), batch first.
+        outputs: the dropped sources' hypotheses in their batch rows (`write_rows`); `{}` when
+            `drop_finished` is False.
+        drop_finished: whether sources leave the loop (its first axes then have no static size).
+        active_of: `carried -> (index, hypotheses)`, the active sources' batch rows and hypotheses.
+
+    Returns:
+        The hypotheses of the whole batch, in batch order.
+    """
+    invariants = None
+    if drop_finished:
+        invariants = (tf.TensorShape([]), with_unknown_batch(carried),
+                      tf.nest.map_structure(lambda t: t.shape, outputs))
+    _, carried, outputs = tf.while_loop(condition, body, (tf.constant(0), carried, outputs),
+                                        shape_invariants=invariants)
+    index, hypotheses = active_of(carried)
+    if not drop_finished:
+        return hypotheses
+    return write_rows(outputs, tf.ones_like(index, tf.bool), index, hypotheses)  # those decoded to max_length

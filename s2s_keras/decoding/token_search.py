@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
-from s2s_keras.decoding.finished_rows import keep_static_shapes, take_rows, with_unknown_batch, write_rows
+from s2s_keras.decoding.finished_rows import keep_static_shapes, run_search_loop, take_rows, write_rows
 from s2s_keras.decoding.logits import (check_stop_ids, ending_ids, force_prefix, is_any_of, next_token_log_probs,
                                        prefix_lengths)
 from s2s_keras.decoding.result import DecodeResult
@@ -156,17 +156,8 @@ class TokenSearch(SearchStrategy):
                     lambda: (outputs, new))
             return step + 1, keep_static_shapes(new, carried), outputs
 
-        invariants = None
-        if drop_finished:
-            invariants = (tf.TensorShape([]), with_unknown_batch(carried),
-                          tf.nest.map_structure(lambda t: t.shape, outputs))
-        _, carried, outputs = tf.while_loop(condition, body, (tf.constant(0), carried, outputs),
-                                            shape_invariants=invariants)
-        if drop_finished:  # the rows still decoded at max_length
-            outputs = write_rows(outputs, tf.ones_like(carried["index"], tf.bool), carried["index"],
-                                 carried["hypotheses"])
-        else:
-            outputs = carried["hypotheses"]
+        outputs = run_search_loop(condition, body, carried, outputs, drop_finished,
+                                  lambda carried: (carried["index"], carried["hypotheses"]))
         scores = outputs["scores"][:, tf.newaxis]
         return DecodeResult(ids=outputs["ids"][:, tf.newaxis, :], scores=scores,
                             lengths=outputs["lengths"][:, tf.newaxis], log_probs=scores,
