@@ -15,7 +15,8 @@ def decode(model, source_ids, search, static_shapes=True, prefix_ids=None):
             gets the model's special ids (`source_special_ids`,
             `target_special_ids`; ids 0-3 for a model without them).
         static_shapes: keep every loop tensor's shape fixed (XLA needs it);
-            False lets a Transformer's caches grow, which is faster.
+            False lets a Transformer's caches grow and finished sources leave
+            the loop, which is faster (the same result).
         prefix_ids: optional int32 `(batch, width)` target ids each output
             must start with, right-padded with the target padding id.
 

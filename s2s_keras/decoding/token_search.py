@@ -51,7 +51,8 @@ class TokenSearch(SearchStrategy):
         target_special_ids: the target vocabulary's `SpecialIds` (start,
             end, padding); `decode` passes the model's.
         static_shapes: keep every loop tensor's shape (XLA needs it); False
-            lets the model's state grow step by step (faster, same result).
+            lets the model's state grow step by step and finished rows leave
+            the loop (faster, same result; `finished_rows.py`).
         prefix_ids: optional int32 `(batch, width)`, right-padded with the
             target padding id: each row's output starts with its prefix
             (forced, scored as the model scores it) and continues from there.

@@ -140,7 +140,8 @@ class Seq2SeqModel(FirstReplicaSymbolicBuild, keras.Model):
             source_ids: int32 `(batch, src_len)`, padded with the source padding id.
             search: a search strategy, e.g. `BeamSearch(beam_size=5)`.
             static_shapes: keep every loop tensor's shape fixed (needed under
-                XLA); False lets a Transformer's caches grow, which is faster.
+                XLA); False lets a Transformer's caches grow and finished
+                sources leave the loop, which is faster (the same result).
 
         Returns:
             A `DecodeResult` (ids `(batch, n_best, max_length)`, scores, lengths, ...).

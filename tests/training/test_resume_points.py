@@ -3,8 +3,8 @@
 Each model trains two epochs on a TSV corpus with a WordPiece vocabulary built from it, backing up
 every 4 batches. One run is never stopped; the other is stopped (an exception right after the callbacks of
 that point, as a kill would leave it) and resumed after each stop by the same call. The Transformer is
-stopped inside the first epoch before any backup, at a backup, one batch after a backup, at an epoch's end,
-and inside the second epoch; the recurrent model, whose resuming differs only in its dropout, one batch
+stopped inside the first epoch before any backup, at a backup, at an epoch's end, and inside the second
+epoch; the recurrent model, whose resuming differs only in its dropout, one batch
 after a backup and inside the second epoch.
 """
 
@@ -76,8 +76,7 @@ def test_stopped_anywhere_and_resumed_ends_bit_identical(corpus, tmp_path, model
     _, _, _, logs = train(settings(corpus, tmp_path / "whole", model, overrides))
     steps_per_epoch = int(keras.saving.load_model(str(tmp_path / "whole" / "model.keras")).optimizer.iterations) // EPOCHS
     assert steps_per_epoch > 2 * SAVE_EVERY
-    stops = [StopAt(step=3), StopAt(step=SAVE_EVERY), StopAt(step=2 * SAVE_EVERY + 1), StopAt(epoch=0),
-             StopAt(step=steps_per_epoch + 6)]
+    stops = [StopAt(step=3), StopAt(step=SAVE_EVERY), StopAt(epoch=0), StopAt(step=steps_per_epoch + 6)]
     if stop_points == "few":
         stops = [StopAt(step=SAVE_EVERY + 1), StopAt(step=steps_per_epoch + 6)]
     stopped = settings(corpus, tmp_path / "stopped", model, overrides)

@@ -40,8 +40,8 @@ def test_probability_zero_changes_nothing_and_a_half_changes_about_half():
 def test_fit_with_the_callback_follows_the_schedule_and_is_off_afterwards():
     model, x, y = model_and_data()
     model.compile(optimizer="adam", loss=s2s.losses.masked_loss())
-    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[ScheduledSampling(linear_schedule(0.0, 0.5, 3))])
-    assert history.history["scheduled_sampling"] == [0.0, 0.25, 0.5]
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[ScheduledSampling(linear_schedule(0.0, 0.5, 2))])
+    assert history.history["scheduled_sampling"] == [0.0, 0.5]
     assert np.all(np.isfinite(history.history["loss"]))
     assert model._train_batch_transform is None  # the next fit is plain teacher forcing
 
