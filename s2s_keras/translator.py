@@ -149,8 +149,9 @@ class Translator(tf.Module):
         if target_limit is not None and search_length is not None and search_length > target_limit:
             raise ValueError(f"The search's max_length {search_length} is more than the model's {target_limit} "
                              "learned target positions.")
-        if fastest_precision and fastest_exact_precision(model) is not None:
-            model = inference_copy(model, fastest_exact_precision(model))
+        precision = fastest_exact_precision(model) if fastest_precision else None
+        if precision is not None:
+            model = inference_copy(model, precision)
         # The model is held without tracking and its variables are tracked instead, so that an export saves
         # the weights the searches read and not what a compiled model also holds (its optimizer's state).
         object.__setattr__(self, "model", model)

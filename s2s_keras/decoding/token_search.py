@@ -150,11 +150,11 @@ class TokenSearch(SearchStrategy):
             finished = tf.logical_or(finished, is_any_of(next_tokens, ending))
             new = {**carried, "finished": finished, "hypotheses": hypotheses, "tokens": next_tokens, "state": state}
             if drop_finished:
-                kept = tf.cast(tf.reshape(tf.where(tf.logical_not(finished)), [-1]), tf.int32)
-                outputs, new = tf.cond(  # the state and memory are only copied when a row leaves
-                    tf.reduce_any(finished),
-                    lambda: (write_rows(outputs, finished, new["index"], hypotheses), take_rows(new, kept)),
-                    lambda: (outputs, new))
+                def drop():  # the state and memory are only copied at a step where a row leaves
+                    kept = tf.cast(tf.reshape(tf.where(tf.logical_not(finished)), [-1]), tf.int32)
+                    return write_rows(outputs, finished, new["index"], hypotheses), take_rows(new, kept)
+
+                outputs, new = tf.cond(tf.reduce_any(finished), drop, lambda: (outputs, new))
             return step + 1, keep_static_shapes(new, carried), outputs
 
         outputs = run_search_loop(condition, body, carried, outputs, drop_finished,
