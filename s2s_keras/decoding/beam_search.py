@@ -6,7 +6,7 @@ from s2s_keras.checks import check_positive_int
 from s2s_keras.data.special_ids import DEFAULT_SPECIAL_IDS, PAD_ID
 from s2s_keras.decoding.finished_rows import beam_rows, keep_static_shapes, run_search_loop, take_rows, write_rows
 from s2s_keras.decoding.logits import (NEG_INF, check_stop_ids, ending_ids, force_prefix, is_any_of,
-                                       next_token_log_probs, prefix_lengths)
+                                       next_token_log_probs, prefix_lengths, top_k_by_blocks)
 from s2s_keras.decoding.result import DecodeResult
 from s2s_keras.decoding.search import SearchStrategy
 from s2s_keras.decoding.source import as_source, attended_mask
@@ -29,6 +29,38 @@ def coverage_penalty(coverage, source_mask, beta):
     clipped = tf.minimum(coverage, 1.0)
     logs = tf.math.log(tf.maximum(clipped, 1e-10))
     return beta * tf.reduce_sum(tf.where(source_mask, logs, 0.0), axis=-1)
+
+
+def beam_candidates(step_log_probs, finished, pad_id):
+    """Each beam's `beam` best next tokens, in token order: what a beam step ranks.
+
+    A hypothesis's candidates rank in the order of their next-token
+    log-probabilities (they share its log-probability, length and coverage),
+    so a source's best `beam` continuations among beam × vocab are among these.
+    They are put back in token order so that equal scores rank as over the
+    full beam × vocab (lower token first). An ended hypothesis continues only
+    with padding, at no cost; its other candidates are blocked.
+
+    Args:
+        step_log_probs: float32 `(batch, beam, vocab)`.
+        finished: bool `(batch, beam)`.
+        pad_id: the padding id.
+
+    Returns:
+        `(log_probs, tokens)`, float32 and int32 `(batch, beam, k)`, k = min(beam, vocab).
+    """
+    beam, vocab = step_log_probs.shape[1], step_log_probs.shape[2]
+    k = beam if vocab is None else min(beam, vocab)
+    top_log_probs, top_tokens = top_k_by_blocks(step_log_probs, k)  # (batch, beam, k)
+    order = tf.argsort(top_tokens, axis=-1, stable=True)
+    top_tokens = tf.gather(top_tokens, order, batch_dims=2)
+    top_log_probs = tf.gather(top_log_probs, order, batch_dims=2)
+    # An ended hypothesis: padding at 0, then the lowest other ids blocked, as top-k over beam × vocab would see them.
+    ended_tokens = sorted([pad_id] + [i for i in range(k) if i != pad_id][: k - 1])
+    ended_log_probs = [0.0 if i == pad_id else NEG_INF for i in ended_tokens]
+    ended = finished[..., tf.newaxis]  # (batch, beam, 1)
+    return (tf.where(ended, tf.constant(ended_log_probs, tf.float32), top_log_probs),
+            tf.where(ended, tf.constant(ended_tokens, tf.int32), top_tokens))
 
 
 def tile_beams(tree, beam_size):
@@ -227,10 +259,11 @@ class BeamSearch(SearchStrategy):
             if forced:
                 step_log_probs = force_prefix(step_log_probs, step, forced["ids"], forced["lengths"])
             step_log_probs = tf.reshape(step_log_probs, [active, beam, vocab])
-            # An ended hypothesis continues only with padding, at no cost.
-            pad_only = tf.where(tf.equal(tf.range(vocab), special.pad), 0.0, NEG_INF)  # (vocab,)
-            step_log_probs = tf.where(finished[..., tf.newaxis], pad_only, step_log_probs)
-            candidate_log_probs = log_probs[..., tf.newaxis] + step_log_probs  # (active, beam, vocab)
+            # Within a beam the ranking grows with the next token's log-probability (the beam's log-probability,
+            # length and coverage are shared), so the best `beam` of beam × vocab are among each beam's `beam`
+            # best tokens: only those are ranked.
+            top_log_probs, top_tokens = beam_candidates(step_log_probs, finished, special.pad)  # (active, beam, k)
+            candidate_log_probs = log_probs[..., tf.newaxis] + top_log_probs  # (active, beam, k)
             candidate_lengths = (lengths + tf.cast(tf.logical_not(finished), tf.int32))[..., tf.newaxis]
             candidate_coverage = None
             if use_coverage:
@@ -239,16 +272,17 @@ class BeamSearch(SearchStrategy):
             ranking = self._rank(
                 candidate_log_probs, candidate_lengths, candidate_coverage, source_mask[:, :, tf.newaxis, :]
             )
-            # Best `beam` candidates among beam × vocab per source.
-            _, flat_choice = tf.math.top_k(tf.reshape(ranking, [active, beam * vocab]), k=beam)
-            origin = flat_choice // vocab  # (active, beam): which beam each survivor extends
-            next_tokens = flat_choice % vocab
+            # Best `beam` candidates per source.
+            candidates = tf.shape(top_tokens)[2]
+            _, flat_choice = tf.math.top_k(tf.reshape(ranking, [active, beam * candidates]), k=beam)
+            origin = flat_choice // candidates  # (active, beam): which beam each survivor extends
+            next_tokens = tf.gather(tf.reshape(top_tokens, [active, -1]), flat_choice, batch_dims=1)
             log_probs = tf.gather(tf.reshape(candidate_log_probs, [active, -1]), flat_choice, batch_dims=1)
             was_finished = tf.gather(finished, origin, batch_dims=1)
             lengths = tf.gather(lengths, origin, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.int32)
             at_step = tf.equal(positions, step)[tf.newaxis, tf.newaxis, :]  # (1, 1, max_length)
             ids = tf.where(at_step, next_tokens[..., tf.newaxis], tf.gather(hypotheses["ids"], origin, batch_dims=1))
-            chosen = tf.gather(tf.reshape(step_log_probs, [active, -1]), flat_choice, batch_dims=1)  # (active, beam)
+            chosen = tf.gather(tf.reshape(top_log_probs, [active, -1]), flat_choice, batch_dims=1)  # (active, beam)
             token_log_probs = tf.where(at_step, chosen[..., tf.newaxis],
                                        tf.gather(hypotheses["token_log_probs"], origin, batch_dims=1))
             finished = tf.logical_or(was_finished, is_any_of(next_tokens, ending))
