@@ -4,8 +4,8 @@ The peer (`../shared/peers/opennmt-tf/run.sh transformer_small STEPS` with `PEER
 Transformer of the same size (d 256, 3 + 3 layers, 8 heads, d_ff 512) on Tatoeba spa→eng and exports it to
 CTranslate2. This script times, one after the other on this machine: CTranslate2 decoding that export (the
 peer's own protocol, in its virtual environment: float32 and int8, 2 threads), our Translator on a trained
-run of `transformer_small` in each precision, with the same protocol, and CTranslate2 again (the ratios use
-its better round): the distinct Spanish sources of
+run of `transformer_small` in each precision, with the same protocol and the command line's threads per op,
+and CTranslate2 again (the ratios use its better round): the distinct Spanish sources of
 test.tsv, beam 4, length penalty 0.6, at most 80 tokens; sentences/s in batches of 32 (sorted by length, as
 CTranslate2 sorts them), p50 / p99 of one sentence at a time over the first 200 sources; BLEU against all
 references; `--xla` precisions again with `jit_compile=True`, timed once every shape is compiled. It prints
@@ -23,6 +23,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from s2s_keras.cpu_threads import decoding_intra_op_threads, use_intra_op_threads  # noqa: E402
 from s2s_keras.decoding import BeamSearch  # noqa: E402
 from s2s_keras.evaluation import evaluate, group_references  # noqa: E402
 from s2s_keras.models import inference_copy  # noqa: E402
@@ -108,9 +109,14 @@ def main():
     parser.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16", "bfloat16", "int8"])
     parser.add_argument("--xla", nargs="*", default=["float32"],
                         help="precisions also timed with jit_compile=True (after compiling every shape met)")
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="threads per TensorFlow op (default: what the command line decodes with on this "
+                             "machine, `decoding_intra_op_threads()`; 0: TensorFlow's default)")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPU cores; matmul peaks float32 {matmul_peak('float32') / 1e9:.0f}, "
-          f"bfloat16 {matmul_peak('bfloat16') / 1e9:.0f} GFLOP/s", flush=True)
+    threads = decoding_intra_op_threads() if args.intra_op_threads is None else args.intra_op_threads
+    use_intra_op_threads(threads)  # before TensorFlow runs an op
+    print(f"{os.cpu_count()} CPU cores, {threads or 'all'} thread(s) per op; matmul peaks float32 "
+          f"{matmul_peak('float32') / 1e9:.0f}, bfloat16 {matmul_peak('bfloat16') / 1e9:.0f} GFLOP/s", flush=True)
     with open(os.path.join(DATA, "test.tsv"), encoding="utf-8") as f:
         rows = [line.rstrip("\n").split("\t") for line in f]
     sources, references = group_references([(row[1], row[0]) for row in rows])
