@@ -8,6 +8,7 @@ import pytest
 
 import s2s_keras as s2s
 from s2s_keras import export
+from s2s_keras.cpu_threads import decoding_loops
 from s2s_keras.decoding import BeamSearch
 from s2s_keras.training import global_dtype_policy
 from s2s_keras.translator import Translator, pad_to_buckets
@@ -33,6 +34,13 @@ def test_strings_in_strings_out_with_scores_and_n_best(translator):
     assert [row[0] for row in n_best] == texts and all(len(row) == 2 for row in n_best)
     assert all(a >= b for a, b in n_scores[:3])
     assert translator("3 mars 2021") == texts[0]
+
+
+def test_a_batch_split_into_parallel_loops_translates_as_one_loop(translator):
+    assert translator.parallel_loops == decoding_loops()
+    one, three = (Translator(translator.model, translator.source_tokenizer, translator.target_tokenizer,
+                             search=translator.search, parallel_loops=loops) for loops in (1, 3))
+    assert three(SENTENCES, return_n_best=True) == one(SENTENCES, return_n_best=True)
 
 
 def test_long_and_invalid_input_are_handled(translator):

@@ -161,6 +161,8 @@ class BeamSearch(SearchStrategy):
         self.temperature = float(temperature)
         self.alignment_history = bool(alignment_history)
 
+    rows_decode_alike_anywhere = True
+
     def get_config(self):
         return {"beam_size": self.beam_size, "length_penalty": self.length_penalty,
                 "coverage_penalty": self.coverage_penalty, "n_best": self.n_best, "max_length": self.max_length,
@@ -212,8 +214,8 @@ class BeamSearch(SearchStrategy):
         if prefix_ids is not None:
             forced_ids = tile_beams(tf.convert_to_tensor(prefix_ids, dtype=tf.int32), beam)  # (batch * beam, width)
             forced = {"ids": forced_ids, "lengths": prefix_lengths(forced_ids, special.pad)}
-        source_mask = tf.reshape(attended_mask(memory, lambda: tile_beams(source_ids, beam), source_pad_id),
-                                 [batch_size, beam, -1])  # (batch, beam, src_len)
+        source_mask = attended_mask(memory, lambda: tile_beams(source_ids, beam), source_pad_id)
+        source_mask = tf.reshape(source_mask, [batch_size, beam, tf.shape(source_mask)[-1]])  # (batch, beam, src_len)
         history_length = self.max_length if self.alignment_history else 0
         history_sources = tf.shape(source_mask)[2] if self.alignment_history else 0
         hypotheses = {  # per source and beam

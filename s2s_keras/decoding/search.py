@@ -9,6 +9,10 @@ class SearchStrategy:
     (`serialize_search`) and make it again (`deserialize_search`).
     """
 
+    # Whether a row's result is the same in any batch and at any place in it (then a batch may be split or
+    # shrunk as the search goes). A strategy that keys anything by the row's place says False.
+    rows_decode_alike_anywhere = False
+
     def get_config(self):
         """The constructor arguments, a dict of JSON-friendly values."""
         raise NotImplementedError

@@ -312,7 +312,8 @@ def _bleu_callback(settings, valid_source, source_tokenizer, target_tokenizer):
     chosen = spread_sample(range(len(sources)), settings.bleu_sample)
     search = GreedySearch(max_length=settings.max_length)
     return BleuCallback(lambda model: Translator(model, source_tokenizer, target_tokenizer, search=search,
-                                                  fastest_precision=False),  # the live model
+                                                  fastest_precision=False,  # the live model
+                                                  parallel_loops=1),  # training keeps every thread per op
                         [sources[i] for i in chosen], [references[i] for i in chosen])
 
 
