@@ -12,7 +12,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "decoding", "evaluation", "export", "layers", "models", "plotting", "training")
+_SUBMODULES = ("cpu_threads", "data", "decoding", "evaluation", "export", "layers", "models", "plotting", "training")
 _NAMES = {  # public name -> the module that defines it
     "build_model": "s2s_keras.models",
     "get_recipe": "s2s_keras.models",
