@@ -292,6 +292,7 @@ def make_parser():
     _add_search_flags(export)
     _add_precision_flag(export)
     _add_ensemble_flag(export)
+    _add_threads_flag(export)  # an export keeps the search loops its Translator was made with
 
     serve = add("serve", "serve an exported model over TF Serving's REST API")
     serve.add_argument("path", help="the exported model folder, e.g. saved_models/NAME")

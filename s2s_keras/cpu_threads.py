@@ -1,15 +1,19 @@
-"""How many threads each TensorFlow op uses when decoding on a CPU.
+"""Threads per op and search loops per batch for decoding on a CPU.
 
 A decoding step is hundreds of small ops (a 128-row batch matmul, a
 layer normalisation over 256 features). Splitting each across the cores
-costs more than it saves on a small machine: with one thread per op, and
-independent ops still running side by side, beam search on 2 cores
-translates 1.14× as many sentences a second, with the same translations
-(docs/benchmarks.md). The command line's decoding commands use
-`decoding_intra_op_threads()` unless `--intra-op-threads` says otherwise.
+costs more than it saves on a small machine, and a step is mostly a chain
+of ops, so a second core has little to do. On 2 cores, one thread per op
+gives 1.14× the beam-search throughput; with each batch also split into
+one part per core, searched by its own loop in the same graph
+(`decoding.decode(..., parallel_loops)`), 1.5×, with the same
+translations (docs/benchmarks.md). The command line's decoding commands
+set `decoding_intra_op_threads()` unless `--intra-op-threads` says
+otherwise, and a `Translator` made in a process with one thread per op
+splits its batches into `decoding_loops()`.
 
-The setting is per process and only takes effect before TensorFlow runs
-its first op; TF Serving has it as `--tensorflow_intra_op_parallelism`.
+The threads are per process and only take effect before TensorFlow runs
+its first op; TF Serving has them as `--tensorflow_intra_op_parallelism`.
 """
 
 import os
@@ -34,20 +38,32 @@ def decoding_intra_op_threads(cores=None):
     return 1 if cores is not None and cores <= ONE_THREAD_PER_OP_UP_TO_CORES else 0
 
 
-def decoding_loops(cores=None):
+def decoding_loops(cores=None, intra_op_threads=None):
     """How many parts a `Translator` splits each batch into, searched side by side (`decoding.decode`).
 
+    Args:
+        cores: the machine's cores (default: this one's).
+        intra_op_threads: the threads each op may use (default: this
+            process's TensorFlow setting).
+
     Returns:
-        One per core on a machine with at most 2 cores (where, with one
-        thread per op, each core runs its own part: about 1.5× the beam-search
-        throughput of one loop); else 1.
+        One per core on a machine with at most 2 cores whose ops run on one
+        thread each (there each core runs its own part: about 1.5× the
+        beam-search throughput of one loop; with every core per op, the
+        split gives nothing); else 1.
 
     Example:
-    >>> decoding_loops(cores=2), decoding_loops(cores=16)
+    >>> decoding_loops(cores=2, intra_op_threads=1), decoding_loops(cores=2, intra_op_threads=0)
     (2, 1)
     """
     cores = os.cpu_count() if cores is None else cores
-    return cores if cores is not None and cores <= ONE_THREAD_PER_OP_UP_TO_CORES else 1
+    if intra_op_threads is None:
+        import tensorflow as tf
+
+        intra_op_threads = tf.config.threading.get_intra_op_parallelism_threads()
+    if cores is None or cores > ONE_THREAD_PER_OP_UP_TO_CORES or intra_op_threads != 1:
+        return 1
+    return cores
 
 
 def use_intra_op_threads(threads):

@@ -122,9 +122,10 @@ class Translator(tf.Module):
         parallel_loops: each batch is split into this many parts, searched
             side by side in one graph (`decoding.decode`; the same
             translations). Default: `cpu_threads.decoding_loops()`, one per
-            core on a machine with at most 2 cores, where with one thread per
-            op (`cpu_threads.use_intra_op_threads(1)`, set by the command line)
-            beam search translates about 1.5× as many sentences a second.
+            core on a machine with at most 2 cores when the process runs one
+            thread per op (`cpu_threads.use_intra_op_threads(1)`, which the
+            command line's decoding commands set there): beam search then
+            translates about 1.5× as many sentences a second; else 1.
 
     Example:
     >>> translator = Translator(model, src_tok, tgt_tok,  # doctest: +SKIP

@@ -26,10 +26,15 @@ def run(model, search, loops, rows, prefix=False):
     return traced(SOURCE[:rows])
 
 
-@pytest.mark.parametrize("search", [BeamSearch(beam_size=3, length_penalty=0.6, n_best=2, max_length=8,
-                                               alignment_history=True),
-                                    GreedySearch(max_length=8)], ids=["beam", "greedy"])
-@pytest.mark.parametrize("loops,rows,prefix", [(2, 5, False), (3, 5, True), (2, 1, False)])
+BEAM = BeamSearch(beam_size=3, length_penalty=0.6, n_best=2, max_length=8, alignment_history=True)
+
+
+@pytest.mark.parametrize("search,loops,rows,prefix", [
+    (BEAM, 2, 5, False),
+    (BEAM, 3, 5, True),
+    (BEAM, 2, 1, False),  # a part without rows
+    (GreedySearch(max_length=8), 3, 5, True),
+], ids=["beam", "beam-3-prefix", "beam-1-row", "greedy-3-prefix"])
 def test_parts_searched_side_by_side_give_one_loops_result(model, search, loops, rows, prefix):
     whole, split = run(model, search, 1, rows, prefix), run(model, search, loops, rows, prefix)
     for field in ("ids", "lengths", "valid"):
@@ -46,5 +51,7 @@ def test_sampling_keeps_one_loop_and_bad_counts_are_refused(model):
         decode(model, SOURCE, GreedySearch(max_length=4), parallel_loops=0)
 
 
-def test_one_loop_per_core_on_small_machines_only():
-    assert [decoding_loops(cores) for cores in (1, 2, 8)] == [1, 2, 1]
+def test_one_loop_per_core_on_small_machines_with_one_thread_per_op_only():
+    assert [decoding_loops(cores, intra_op_threads=1) for cores in (1, 2, 8)] == [1, 2, 1]
+    assert [decoding_loops(cores, intra_op_threads=0) for cores in (1, 2, 8)] == [1, 1, 1]
+    assert decoding_loops(2) == (2 if tf.config.threading.get_intra_op_parallelism_threads() == 1 else 1)
