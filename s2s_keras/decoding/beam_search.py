@@ -137,6 +137,8 @@ class BeamSearch(SearchStrategy):
     >>> fast = BeamSearch(beam_size=4, length_penalty=0.6, early_stopping=True)  # for serving
     """
 
+    rows_decode_alike_anywhere = True  # a batch may shrink or split as the search goes (decode's parallel_loops)
+
     def __init__(self, beam_size=4, length_penalty=0.0, coverage_penalty=0.0, n_best=1, max_length=50, min_length=0,
                  early_stopping=False, stop_ids=(), temperature=1.0, alignment_history=False):
         check_positive_int("beam_size", beam_size)
@@ -160,8 +162,6 @@ class BeamSearch(SearchStrategy):
             raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature!r}")
         self.temperature = float(temperature)
         self.alignment_history = bool(alignment_history)
-
-    rows_decode_alike_anywhere = True
 
     def get_config(self):
         return {"beam_size": self.beam_size, "length_penalty": self.length_penalty,
