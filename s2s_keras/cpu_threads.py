@@ -61,9 +61,7 @@ def decoding_loops(cores=None, intra_op_threads=None):
         import tensorflow as tf
 
         intra_op_threads = tf.config.threading.get_intra_op_parallelism_threads()
-    if cores is None or cores > ONE_THREAD_PER_OP_UP_TO_CORES or intra_op_threads != 1:
-        return 1
-    return cores
+    return cores if decoding_intra_op_threads(cores) == 1 and intra_op_threads == 1 else 1
 
 
 def use_intra_op_threads(threads):
