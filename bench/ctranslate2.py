@@ -7,9 +7,12 @@ peer's own protocol, in its virtual environment: float32 and int8, with the prot
 with ours, 2 translators of 1 thread each), our Translator on a trained
 run of `transformer_small` in each precision, with the same protocol and the command line's threads per op,
 and CTranslate2 again (the ratios use its best round and threading): the distinct Spanish sources of
-test.tsv, beam 4, length penalty 0.6, at most 80 tokens; sentences/s in batches of 32 (sorted by length, as
-CTranslate2 sorts them), p50 / p99 of one sentence at a time over the first 200 sources; BLEU against all
-references; `--xla` precisions again with `jit_compile=True`, timed once every shape is compiled. It prints
+test.tsv, beam 4, length penalty 0.6, at most 80 tokens; sentences/s in batches of 32 per worker (sorted by
+length, as CTranslate2 sorts them: its 2 translators each decode a batch of 32, our Translator a batch of 32
+per search loop), p50 / p99 of one sentence at a time over the first 200 sources; BLEU against all
+references; `--xla` precisions again with `jit_compile=True`, timed once every shape is compiled;
+`--early-stopping` precisions again with CTranslate2's stopping rule (a source ends once its best-ranked
+hypothesis has ended: `BeamSearch(early_stopping=True)`; ours otherwise runs the exact search). It prints
 each row and our figures divided by CTranslate2's.
 
     .venv/bin/python bench/ctranslate2.py --run runs/spa-eng [--peer-work /tmp/opennmt-tf-peer-work]
@@ -93,12 +96,13 @@ def print_peer(rows, when):
 
 
 def our_row(translator, sources, references):
-    translator(sources[:BATCH])  # traced outside the timing
+    batch = BATCH * translator.parallel_loops  # a batch of 32 per search loop, as CTranslate2's per translator
+    translator(sources[:batch])  # traced outside the timing
     if translator.jit_compile:  # compile every (batch, length) bucket the timed passes meet, outside the timing
-        evaluate(translator, sources, references, batch_size=BATCH)
+        evaluate(translator, sources, references, batch_size=batch)
         for sentence in sources[:LATENCY_SENTENCES]:
             translator([sentence])
-    result = evaluate(translator, sources, references, batch_size=BATCH)  # sorted by length
+    result = evaluate(translator, sources, references, batch_size=batch)  # sorted by length
     times = []
     for sentence in sources[:LATENCY_SENTENCES]:
         start = time.perf_counter()
@@ -113,9 +117,12 @@ def main():
     parser.add_argument("--run", required=True, help="a trained transformer_small run (spa→eng)")
     parser.add_argument("--peer-work", default="/tmp/opennmt-tf-peer-work", help="run.sh's work folder")
     parser.add_argument("--peer-venv", default="/tmp/opennmt-tf-peer", help="run.sh's virtual environment")
-    parser.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16", "bfloat16", "int8"])
+    parser.add_argument("--precisions", nargs="+",
+                        default=["float32", "mixed_bfloat16", "bfloat16", "bfloat16_logits", "int8"])
     parser.add_argument("--xla", nargs="*", default=["float32"],
                         help="precisions also timed with jit_compile=True (after compiling every shape met)")
+    parser.add_argument("--early-stopping", nargs="*", default=["float32", "bfloat16", "bfloat16_logits"],
+                        help="precisions also timed with CTranslate2's stopping rule (early_stopping=True)")
     parser.add_argument("--intra-op-threads", type=int, default=None,
                         help="threads per TensorFlow op (default: what the command line decodes with on this "
                              "machine, `decoding_intra_op_threads()`; 0: TensorFlow's default)")
@@ -128,18 +135,21 @@ def main():
         rows = [line.rstrip("\n").split("\t") for line in f]
     sources, references = group_references([(row[1], row[0]) for row in rows])
     peer_rounds = [peer_rows(args.peer_work, args.peer_venv)]  # again after ours: the CPU's speed drifts
-    print(f"beam {BEAM}, α {LENGTH_PENALTY}, ≤ {MAX_TOKENS} tokens, {len(sources)} distinct sources; batch {BATCH} "
-          f"sorted by length; latency over the first {LATENCY_SENTENCES}, one at a time\n")
+    print(f"beam {BEAM}, α {LENGTH_PENALTY}, ≤ {MAX_TOKENS} tokens, {len(sources)} distinct sources; batches of "
+          f"{BATCH} per worker (translator or search loop), sorted by length; latency over the first "
+          f"{LATENCY_SENTENCES}, one at a time\n")
     print("| decoder | precision | sentences/s | p50 ms | p99 ms | BLEU |\n|---|---|---|---|---|---|")
     print_peer(peer_rounds[0], "before")
     model, source_tokenizer, target_tokenizer = load_run(args.run)
     ours = {}
-    configurations = [(p, False) for p in args.precisions] + [(p, True) for p in args.xla]
-    for precision, jit in configurations:
-        search = BeamSearch(beam_size=BEAM, length_penalty=LENGTH_PENALTY, max_length=MAX_TOKENS + 1)  # + [END]
+    configurations = ([(p, False, False) for p in args.precisions] + [(p, True, False) for p in args.xla]
+                      + [(p, False, True) for p in args.early_stopping])
+    for precision, jit, early_stopping in configurations:
+        search = BeamSearch(beam_size=BEAM, length_penalty=LENGTH_PENALTY, max_length=MAX_TOKENS + 1,  # + [END]
+                            early_stopping=early_stopping)
         translator = Translator(inference_copy(model, precision), source_tokenizer, target_tokenizer, search=search,
                                 jit_compile=jit, fastest_precision=False)  # this precision, as given
-        label = precision + (" + XLA (warm)" if jit else "")
+        label = precision + (" + XLA (warm)" if jit else "") + (" + early stopping" if early_stopping else "")
         ours[label] = our_row(translator, sources, references)
         rate, p50, p99, bleu = ours[label]
         print(f"| s2s_keras Translator | {label} | {rate:.1f} | {p50:.1f} | {p99:.1f} | {bleu:.1f} |", flush=True)
@@ -156,6 +166,8 @@ def main():
     fastest = max(ours, key=lambda p: ours[p][0])
     quickest = min(ours, key=lambda p: ours[p][1])
     for label, mine, theirs in (("float32 / float32", ours.get("float32"), peer.get("float32")),
+                                ("float32 + early stopping (its stopping rule) / float32",
+                                 ours.get("float32 + early stopping"), peer.get("float32")),
                                 (f"{fastest} (our highest throughput) / int8", ours[fastest], peer.get("int8")),
                                 (f"{quickest} (our lowest p50) / int8", ours[quickest], peer.get("int8"))):
         if mine and theirs:

@@ -149,12 +149,15 @@ def _add_search_flags(parser):
 
 def _add_precision_flag(parser):
     # models.precision.INFERENCE_PRECISIONS, written out: `--help` must not wait for Keras to import
-    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16", "bfloat16", "int8"), default=None,
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16", "bfloat16", "bfloat16_logits", "int8"),
+                        default=None,
                         help="run a training run's model in this precision (default: as trained, with the "
                              "weights of a mixed_bfloat16 Transformer rounded to bfloat16 once: the same "
                              "outputs, faster): float32; "
                              "mixed_bfloat16 (bfloat16 arithmetic, fast on CPUs with AMX or AVX-512 BF16); bfloat16 "
-                             "(the same arithmetic with bfloat16 weights: no casts, a smaller export); int8 "
+                             "(the same arithmetic with bfloat16 weights: no casts, a smaller export); "
+                             "bfloat16_logits (bfloat16 with the output projection in bfloat16 too: the fastest, "
+                             "translations may differ a little); int8 "
                              "(int8 weights in every Dense and Embedding layer: a smaller export)")
 
 

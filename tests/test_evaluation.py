@@ -84,3 +84,25 @@ def test_translate_all_batches_by_length_and_keeps_the_order():
     batches.clear()
     assert translate_all(upper, sources, batch_size=3, sort_by_length=False) == [s.upper() for s in sources]
     assert batches == [[5, 1, 9], [3, 7, 2], [8]]
+
+
+def test_evaluate_times_the_translation_and_not_the_scoring(monkeypatch):
+    import time
+
+    import s2s_keras.evaluation as evaluation
+
+    scored = evaluation.score_corpus
+
+    def slow_scoring(hypotheses, references):
+        time.sleep(0.5)
+        return scored(hypotheses, references)
+
+    def slow_translator(sentences):
+        time.sleep(0.2)
+        return list(sentences)
+
+    monkeypatch.setattr(evaluation, "score_corpus", slow_scoring)
+    sentences = ["the cat sat on the mat", "a dog barks at the cat"]
+    result = evaluate(slow_translator, sentences, sentences)
+    assert result.bleu == pytest.approx(100.0)
+    assert 0.2 <= result.seconds < 0.45  # the sentences/s `evaluate` prints are the translator's

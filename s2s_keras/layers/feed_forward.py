@@ -1,6 +1,7 @@
 """The position-wise feed-forward network of a Transformer block."""
 
 import keras
+from keras import ops
 
 from s2s_keras.checks import check_positive_int, check_rate
 from s2s_keras.layers.dropout import FastDropout
@@ -62,8 +63,12 @@ class FeedForward(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        hidden = self.dropout_layer(self.inner_dense(inputs), training=training)  # (batch, length, d_ff)
-        return self.output_dense(hidden)
+        # On 2-D rows, so that each Dense is one matmul that TensorFlow fuses with its bias and activation
+        # (on 3-D inputs Keras multiplies through `tensordot`, whose reshape keeps them apart).
+        rows = ops.reshape(inputs, (-1, inputs.shape[-1]))  # (batch * length, d)
+        hidden = self.dropout_layer(self.inner_dense(rows), training=training)  # (batch * length, d_ff)
+        outputs = self.output_dense(hidden)
+        return ops.reshape(outputs, (*ops.shape(inputs)[:-1], outputs.shape[-1]))
 
     def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape[:-1]) + (self.output_dim or inputs_shape[-1],)

@@ -36,15 +36,14 @@ class HeadsProjection(keras.layers.EinsumDense):
     def call(self, inputs, training=None):
         kernel = ops.cast(self.kernel, self.compute_dtype)
         inputs_spec, outputs_spec = self.equation.split(",")[0], self.equation.split("->")[1]
-        if len(outputs_spec) > len(inputs_spec):  # split: (..., d) @ (d, heads * key_dim) -> (..., heads, key_dim)
-            flat = ops.matmul(inputs, ops.reshape(kernel, (kernel.shape[0], -1)))
-            outputs = ops.reshape(flat, (*ops.shape(inputs)[:-1], *kernel.shape[1:]))
-        else:  # merge: (..., heads * key_dim) @ (heads * key_dim, d) -> (..., d)
-            merged = ops.reshape(inputs, (*ops.shape(inputs)[:-2], kernel.shape[0] * kernel.shape[1]))
-            outputs = ops.matmul(merged, ops.reshape(kernel, (-1, kernel.shape[-1])))
-        if self.bias is not None:
-            outputs = outputs + ops.cast(self.bias, self.compute_dtype)
-        return outputs
+        split = len(outputs_spec) > len(inputs_spec)
+        # split: (..., d) @ (d, heads * key_dim) -> (..., heads, key_dim); merge: (..., heads * key_dim) @ (.., d)
+        kernel = ops.reshape(kernel, (kernel.shape[0], -1) if split else (-1, kernel.shape[-1]))  # 2-D
+        leading = ops.shape(inputs)[:-1] if split else ops.shape(inputs)[:-2]
+        flat = tf.matmul(ops.reshape(inputs, (-1, kernel.shape[0])), kernel)  # (rows, out)
+        if self.bias is not None:  # right after the matmul, so that TensorFlow fuses the two into one kernel
+            flat = tf.nn.bias_add(flat, ops.reshape(ops.cast(self.bias, self.compute_dtype), (-1,)))
+        return ops.reshape(flat, (*leading, *(self.kernel.shape[1:] if split else self.kernel.shape[-1:])))
 
 
 @keras.saving.register_keras_serializable(package="s2s_keras")

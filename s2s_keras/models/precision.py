@@ -9,20 +9,24 @@ from s2s_keras.models.seq2seq import DECODER, OUTPUT_PROJECTION
 
 # "float32": float32 weights and arithmetic. "mixed_bfloat16": float32 weights, bfloat16 arithmetic (each
 # weight is cast at each use). "bfloat16": bfloat16 weights and arithmetic, the same products as
-# "mixed_bfloat16" without the casts, in half the bytes. "int8": Keras's int8 weight quantization of every
-# Dense, EinsumDense and Embedding layer (one scale per output), float32 for the rest.
-INFERENCE_PRECISIONS = ("float32", "mixed_bfloat16", "bfloat16", "int8")
+# "mixed_bfloat16" without the casts, in half the bytes. "bfloat16_logits": "bfloat16" with the output projection
+# in bfloat16 too (its logits rounded to bfloat16: not exact, the fastest). "int8": Keras's int8 weight
+# quantization of every Dense, EinsumDense and Embedding layer (one scale per output), float32 for the rest.
+INFERENCE_PRECISIONS = ("float32", "mixed_bfloat16", "bfloat16", "bfloat16_logits", "int8")
 
 
 def inference_copy(model, precision):
     """The same trained model in another precision, for translating and exporting.
 
-    The logits stay float32 in every precision (the output projection
-    computes in float32; under "int8" its weights are int8 with float32
-    scales), so the searches' scores are summed in float32. Under
-    "bfloat16" the weights themselves are rounded to bfloat16 once, which
-    is what "mixed_bfloat16" does to them at every use: the same products
-    without a cast per weight per decoding step.
+    The logits stay float32 in every precision but "bfloat16_logits" (the
+    output projection computes in float32; under "int8" its weights are int8
+    with float32 scales), and the searches sum their scores in float32 in
+    all of them. Under "bfloat16" the weights themselves are rounded to
+    bfloat16 once, which is what "mixed_bfloat16" does to them at every use:
+    the same products without a cast per weight per decoding step.
+    "bfloat16_logits" also rounds the output projection's weights and its
+    logits to bfloat16: its matmul, a step's largest, runs at bfloat16
+    speed, and the translations may differ a little from the model's own.
 
     Args:
         model: a registered model, in any dtype policy.
@@ -41,8 +45,9 @@ def inference_copy(model, precision):
     """
     if precision not in INFERENCE_PRECISIONS:
         raise ValueError(f"`precision` must be one of {INFERENCE_PRECISIONS}. Received: precision={precision!r}")
-    policy = "float32" if precision == "int8" else precision
-    config = _with_policy(keras.saving.serialize_keras_object(model), policy)
+    policy = {"int8": "float32", "bfloat16_logits": "bfloat16"}.get(precision, precision)
+    config = _with_policy(keras.saving.serialize_keras_object(model), policy,
+                          float32_output=precision != "bfloat16_logits")
     if policy == "bfloat16" and _has_recurrent_cells(model):
         raise ValueError(f"{model.name!r} has recurrent cells, which cannot be built with bfloat16 weights "
                          "(TensorFlow has no bfloat16 kernel for their orthogonal initializer): use "
@@ -81,17 +86,18 @@ def fastest_exact_precision(model):
     return None if _has_recurrent_cells(model) else "bfloat16"
 
 
-def _with_policy(config, policy, layer_name=None):
-    """`config` with every serialized dtype policy set to `policy`, but the output projection's kept float32."""
+def _with_policy(config, policy, layer_name=None, float32_output=True):
+    """`config` with every serialized dtype policy set to `policy`, but the output projection's kept float32
+    (with `float32_output`)."""
     if isinstance(config, dict):
         if config.get("class_name") == "DTypePolicy":
-            name = "float32" if layer_name == OUTPUT_PROJECTION else policy
+            name = "float32" if float32_output and layer_name == OUTPUT_PROJECTION else policy
             config = {key: value for key, value in config.items() if key != "shared_object_id"}
             return {**config, "config": {**config["config"], "name": name}}
         layer_name = config.get("name", layer_name) if isinstance(config.get("name"), str) else layer_name
-        return {key: _with_policy(value, policy, layer_name) for key, value in config.items()}
+        return {key: _with_policy(value, policy, layer_name, float32_output) for key, value in config.items()}
     if isinstance(config, (list, tuple)):
-        return type(config)(_with_policy(value, policy, layer_name) for value in config)
+        return type(config)(_with_policy(value, policy, layer_name, float32_output) for value in config)
     return config
 
 

@@ -72,6 +72,25 @@ def test_bfloat16_weights_give_exactly_the_mixed_bfloat16_logits_at_half_the_siz
         inference_copy(recurrent, "bfloat16")
 
 
+def test_bfloat16_logits_rounds_the_output_projection_too_and_keeps_the_logits_close():
+    model = build_model("transformer_tiny", source_vocab_size=40, target_vocab_size=40)
+    rng = np.random.default_rng(2)
+    model.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in model.get_weights()])
+    copy = inference_copy(model, "bfloat16_logits")
+    assert {w.dtype for w in copy.get_layer("output_projection").weights} == {"bfloat16"}
+    assert {w.dtype for w in copy.get_layer("decoder").weights if w.name not in ("gamma", "beta")} == {"bfloat16"}
+    exact = keras.ops.convert_to_numpy(inference_copy(model, "bfloat16")(_inputs()))
+    logits = keras.ops.convert_to_numpy(copy(_inputs())).astype("float32")
+    error = np.abs(logits - exact).max()
+    assert 0 < error < 0.02 * np.abs(exact).max()  # bfloat16 keeps 8 bits of each logit and weight
+    source = _inputs()["source"]
+    result = decode(copy, source, BeamSearch(beam_size=3, max_length=10))
+    assert result.scores.dtype == "float32" and np.all(np.isfinite(result.scores.numpy()))
+    recurrent = build_model("gru_attention", source_vocab_size=40, target_vocab_size=40, **SIZES)
+    with pytest.raises(ValueError, match="recurrent cells"):
+        inference_copy(recurrent, "bfloat16_logits")
+
+
 def test_the_fastest_exact_precision_is_bfloat16_weights_for_a_mixed_bfloat16_transformer_only():
     def built(name, policy):
         with global_dtype_policy(policy):
@@ -114,7 +133,8 @@ def test_an_unknown_precision_is_refused():
         inference_copy(model, "int4")
 
 
-@pytest.mark.parametrize("name, precision", [("gru_attention", "int8"), ("transformer_tiny", "bfloat16")])
+@pytest.mark.parametrize("name, precision", [("gru_attention", "int8"), ("transformer_tiny", "bfloat16"),
+                                             ("transformer_tiny", "bfloat16_logits")])
 def test_an_export_translates_as_the_copy_in_this_process(tmp_path, name, precision):
     from s2s_keras.translator import Translator
 
