@@ -18,7 +18,8 @@ class HeadsProjection(keras.layers.EinsumDense):
 
     Keras's TensorFlow einsum runs these equations as a broadcast batch matmul
     whose kernel gradient is a per-example matmul and a sum, much slower on CPU
-    than the 2-D matmul used here (docs/tuning.md). The variables (`kernel` `(d, heads,
+    than the 2-D matmul used here (docs/tuning.md), whose bias TensorFlow fuses
+    into the matmul's kernel. The variables (`kernel` `(d, heads,
     key_dim)` or `(heads, key_dim, d)`, `bias`) are those of `EinsumDense`, so
     saved weights load either way. LoRA and quantization are not supported.
 
@@ -37,7 +38,7 @@ class HeadsProjection(keras.layers.EinsumDense):
         kernel = ops.cast(self.kernel, self.compute_dtype)
         inputs_spec, outputs_spec = self.equation.split(",")[0], self.equation.split("->")[1]
         split = len(outputs_spec) > len(inputs_spec)
-        # split: (..., d) @ (d, heads * key_dim) -> (..., heads, key_dim); merge: (..., heads * key_dim) @ (.., d)
+        # split: (..., d) @ (d, heads * key_dim) -> (..., heads, key_dim); merge: (..., heads, key_dim) -> (..., d)
         kernel = ops.reshape(kernel, (kernel.shape[0], -1) if split else (-1, kernel.shape[-1]))  # 2-D
         leading = ops.shape(inputs)[:-1] if split else ops.shape(inputs)[:-2]
         flat = tf.matmul(ops.reshape(inputs, (-1, kernel.shape[0])), kernel)  # (rows, out)

@@ -18,10 +18,10 @@ INFERENCE_PRECISIONS = ("float32", "mixed_bfloat16", "bfloat16", "bfloat16_logit
 def inference_copy(model, precision):
     """The same trained model in another precision, for translating and exporting.
 
-    The logits stay float32 in every precision but "bfloat16_logits" (the
-    output projection computes in float32; under "int8" its weights are int8
-    with float32 scales), and the searches sum their scores in float32 in
-    all of them. Under "bfloat16" the weights themselves are rounded to
+    The output projection computes in float32 in every precision but
+    "bfloat16_logits" (under "int8" its weights are int8 with float32
+    scales), and the searches sum their scores in float32 in all of them.
+    Under "bfloat16" the weights themselves are rounded to
     bfloat16 once, which is what "mixed_bfloat16" does to them at every use:
     the same products without a cast per weight per decoding step.
     "bfloat16_logits" also rounds the output projection's weights and its
