@@ -8,9 +8,13 @@ import argparse
 import io
 import os
 import sys
+import time
 
 # The demo's promise at its default size; `s2s-keras demo` at that size exits 1 below it.
 DEMO_TARGET_ACCURACY = 0.95
+# Sentences per batch for `evaluate` and `translate`, as `evaluation.evaluate`'s default: 64 per search loop on
+# 2 cores, 1.12x the sentences/s of batches of 64 (docs/tuning.md). Speech keeps 64 utterances.
+TRANSLATION_BATCH, TRANSCRIPTION_EVALUATION_BATCH = 128, 64
 DEMO_EPOCHS, DEMO_TRAIN_SIZE = 3, 30000
 RECIPE = "default: the model's recipe"
 # The `train` flags a recipe fills in when they are not given (`training.settings.RECIPE_FIELDS`).
@@ -257,7 +261,9 @@ def make_parser():
     evaluate.add_argument("--data", required=True, help="test data: TSV file, SOURCE,TARGET files or task:NAME")
     evaluate.add_argument("--columns", type=_columns, default=(0, 1))
     evaluate.add_argument("--limit", type=_positive_int, default=None, help="score only the first N distinct sources")
-    evaluate.add_argument("--batch-size", type=_positive_int, default=64)
+    evaluate.add_argument("--batch-size", type=_positive_int, default=None,
+                          help=f"sentences per batch (default {TRANSLATION_BATCH}), or utterances (default "
+                               f"{TRANSCRIPTION_EVALUATION_BATCH})")
     _add_search_flags(evaluate)
     _add_precision_flag(evaluate)
     _add_ensemble_flag(evaluate)
@@ -267,7 +273,7 @@ def make_parser():
     translate.add_argument("path", help="a training run folder or an exported model folder")
     translate.add_argument("sentences", nargs="*", help="sentences to translate (else --file or stdin)")
     translate.add_argument("--file", help="a file with one sentence per line")
-    translate.add_argument("--batch-size", type=_positive_int, default=64)
+    translate.add_argument("--batch-size", type=_positive_int, default=TRANSLATION_BATCH)
     translate.add_argument("--prefix", default=None,
                            help="every translation starts with this text and the search continues it")
     _add_search_flags(translate)
@@ -521,9 +527,15 @@ def _run_transcribe(args):
     return 0
 
 
-def _evaluate_speech(args):
-    import time
+def _warm_up(decoder, first):
+    """Decodes `first` once before the timed pass: the first call traces the search graph (seconds), which the
+    speed `evaluate` prints leaves out."""
+    started = time.perf_counter()
+    decoder(first)
+    print(f"Search ready in {time.perf_counter() - started:.1f} s (traced once per process)", file=sys.stderr)
 
+
+def _evaluate_speech(args):
     from s2s_keras.data import load_audio_folder
     from s2s_keras.speech_metrics import score_transcripts
 
@@ -532,9 +544,12 @@ def _evaluate_speech(args):
     waveforms, references = load_audio_folder(args.data, sample_rate)
     if args.limit:
         waveforms, references = waveforms[: args.limit], references[: args.limit]
+    if waveforms:
+        _warm_up(transcriber, waveforms[:1])
     start, hypotheses = time.perf_counter(), []
-    for i in range(0, len(waveforms), args.batch_size):
-        hypotheses += transcriber(waveforms[i : i + args.batch_size])
+    batch_size = args.batch_size or TRANSCRIPTION_EVALUATION_BATCH
+    for i in range(0, len(waveforms), batch_size):
+        hypotheses += transcriber(waveforms[i : i + batch_size])
     seconds = time.perf_counter() - start
     audio_seconds = sum(len(w) for w in waveforms) / sample_rate
     print(f"{len(waveforms)} utterances, {audio_seconds / 60:.1f} minutes of audio")
@@ -565,7 +580,8 @@ def _run_evaluate(args):
     sources, references = group_references(pairs)
     if args.limit:
         sources, references = sources[: args.limit], references[: args.limit]
-    result = evaluate(translator, sources, references, args.batch_size, progress=True)
+    _warm_up(translator, sources[:1])
+    result = evaluate(translator, sources, references, args.batch_size or TRANSLATION_BATCH, progress=True)
     print(f"{len(sources)} sources, {sum(len(r) for r in references)} references")
     print(result.summary())
     return 0

@@ -85,8 +85,9 @@ def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys,
     assert cli.main(["translate", run, "3 mars 2021"]) == 0
     assert capsys.readouterr().out.split("\n")[0] == from_stdin[1]
     assert cli.main(["evaluate", run, "--data", "task:dates", "--limit", "20"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "BLEU" in out and "chrF" in out and "TER" in out and "nrefs:1" in out
+    assert "Search ready in" in err and "sentences/s (20 in" in out  # traced before the timed pass
     blanks = tmp_path / "blanks.tsv"
     blanks.write_text("3 mars 2021\t2021-03-03\n\nle 4 avril 1999\t\n\t1999-04-04\n", encoding="utf-8")
     assert cli.main(["evaluate", run, "--data", str(blanks)]) == 0
