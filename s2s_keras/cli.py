@@ -12,10 +12,10 @@ import time
 
 # The demo's promise at its default size; `s2s-keras demo` at that size exits 1 below it.
 DEMO_TARGET_ACCURACY = 0.95
+DEMO_EPOCHS, DEMO_TRAIN_SIZE = 3, 30000
 # Sentences per batch for `evaluate` and `translate`, as `evaluation.evaluate`'s default: 64 per search loop on
 # 2 cores, 1.12x the sentences/s of batches of 64 (docs/tuning.md). Speech keeps 64 utterances.
 TRANSLATION_BATCH, TRANSCRIPTION_EVALUATION_BATCH = 128, 64
-DEMO_EPOCHS, DEMO_TRAIN_SIZE = 3, 30000
 RECIPE = "default: the model's recipe"
 # The `train` flags a recipe fills in when they are not given (`training.settings.RECIPE_FIELDS`).
 RECIPE_FLAGS = ("tokenizer", "vocab_size", "tokens_per_batch", "max_length", "bucket_width", "learning_rate",
