@@ -112,8 +112,9 @@ class Translator(tf.Module):
             its `max_length` must not exceed them.
         max_source_length: source tokens kept per sentence (default 256, or
             fewer when the model's learned source positions are fewer).
-        jit_compile: compile the encoder and search with XLA (much lower
-            latency at small batches, where per-op overhead dominates).
+        jit_compile: compile the encoder and search with XLA: lower latency
+            for one sentence, where per-op overhead dominates, but slower on
+            batches (fixed shapes: every source stays in the loop).
         fastest_precision: decode with a copy of `model` in the precision
             that gives its own outputs fastest (`models.fastest_exact_precision`:
             bfloat16 weights for a `mixed_bfloat16` Transformer; the same

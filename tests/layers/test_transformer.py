@@ -111,12 +111,14 @@ def test_attention_gradients_match_keras_multi_head_attention():
         np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-4, atol=1e-5)
 
 
-def test_update_cache_writes_one_row_with_a_traced_step():
-    cache = np.zeros((2, 3, 4, 2), "float32")  # (batch, heads, max_length, key_dim)
-    update = np.ones((2, 3, 1, 2), "float32")
-    written = tf.function(CachedMultiHeadAttention.update_cache)(cache, update, tf.constant(2))
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_update_cache_writes_one_row_with_a_traced_step(jit_compile):
+    cache = np.random.default_rng(0).normal(size=(2, 3, 4, 2)).astype("float32")  # (batch, heads, max_length, key_dim)
+    update = np.random.default_rng(1).normal(size=(2, 3, 1, 2)).astype("float32")  # a different row per batch, head
+    write = tf.function(CachedMultiHeadAttention.update_cache, jit_compile=jit_compile)
+    written = write(cache, update, tf.constant(2))
     expected = cache.copy()
-    expected[:, :, 2] = 1.0
+    expected[:, :, 2] = update[:, :, 0]
     np.testing.assert_array_equal(np.asarray(written), expected)
 
 
