@@ -16,6 +16,7 @@ DEMO_EPOCHS, DEMO_TRAIN_SIZE = 3, 30000
 # Sentences per batch for `evaluate` and `translate`, as `evaluation.evaluate`'s default: 64 per search loop on
 # 2 cores, 1.12x the sentences/s of batches of 64 (docs/tuning.md). Speech keeps 64 utterances.
 TRANSLATION_BATCH, TRANSCRIPTION_EVALUATION_BATCH = 128, 64
+READ_AHEAD_BATCHES = 16  # `translate` sorts this many batches' sentences by length at a time
 RECIPE = "default: the model's recipe"
 # The `train` flags a recipe fills in when they are not given (`training.settings.RECIPE_FIELDS`).
 RECIPE_FLAGS = ("tokenizer", "vocab_size", "tokens_per_batch", "max_length", "bucket_width", "learning_rate",
@@ -562,7 +563,7 @@ def _run_evaluate(args):
     if _speech_path(args.path):
         return _evaluate_speech(args)
     from s2s_keras.data import open_source
-    from s2s_keras.evaluation import evaluate, group_references
+    from s2s_keras.evaluation import evaluate, group_references, translate_all
 
     translator = _open_translator(args)
     pairs, skipped = [], 0
@@ -580,7 +581,7 @@ def _run_evaluate(args):
     sources, references = group_references(pairs)
     if args.limit:
         sources, references = sources[: args.limit], references[: args.limit]
-    _warm_up(translator, sources[:1])
+    _warm_up(lambda first: translate_all(translator, first), sources[:1])  # the graph `evaluate` runs
     result = evaluate(translator, sources, references, args.batch_size or TRANSLATION_BATCH, progress=True)
     print(f"{len(sources)} sources, {sum(len(r) for r in references)} references")
     print(result.summary())
@@ -588,19 +589,27 @@ def _run_evaluate(args):
 
 
 def _run_translate(args):
+    from s2s_keras.evaluation import translate_all
+
     translator = _open_translator(args)
     sentences = _read_sentences(args)
-    done = 0
-    for start in range(0, len(sentences), args.batch_size):
-        extra = {} if args.prefix is None else {"prefixes": args.prefix}
-        for line in translator(sentences[start : start + args.batch_size], **extra):
+    # Read ahead as CTranslate2 does: each chunk of batches is sorted by length (less padding) and decoded
+    # with every search loop busy (`translate_all`), then printed in the input's order.
+    chunk = args.batch_size * READ_AHEAD_BATCHES
+    for start in range(0, len(sentences), chunk):
+        part = sentences[start : start + chunk]
+        if args.prefix is None:
+            lines = translate_all(translator, part, args.batch_size)
+        else:
+            lines = [line for first in range(0, len(part), args.batch_size)
+                     for line in translator(part[first : first + args.batch_size], prefixes=args.prefix)]
+        for line in lines:
             print(line.replace("\r", " ").replace("\n", " "), flush=False)  # one output line per input line
-        done = min(start + args.batch_size, len(sentences))
-        if len(sentences) > args.batch_size:
-            print(f"\rtranslated {done}/{len(sentences)}", end="", file=sys.stderr, flush=True)
-    if len(sentences) > args.batch_size:
+        sys.stdout.flush()
+        if len(sentences) > chunk:
+            print(f"\rtranslated {start + len(part)}/{len(sentences)}", end="", file=sys.stderr, flush=True)
+    if len(sentences) > chunk:
         print(file=sys.stderr)
-    sys.stdout.flush()
     return 0
 
 

@@ -173,6 +173,33 @@ class Translator(tf.Module):
         self.parallel_loops = decoding_loops() if parallel_loops is None else check_positive_int(
             "parallel_loops", parallel_loops)
         self._search_ids = tf.function(self._run_search, jit_compile=self.jit_compile)
+        object.__setattr__(self, "_one_loop", None)  # untracked: an export saves this translator's graphs only
+
+    def one_loop_copy(self):
+        """This translator with one search loop, for callers that run `parallel_loops` of them side by side.
+
+        `evaluation.translate_all` decodes its batches on `parallel_loops`
+        threads, each through this copy (the same model, tokenizers and
+        search; made and traced once): a loop that ends its batch starts the
+        next instead of waiting for the other parts of the same batch.
+
+        Returns:
+            The copy, or this translator itself when it has one loop, compiles
+            with XLA, or searches rows that do not decode alike in any batch
+            (sampling), which keep one loop per batch.
+
+        Example:
+        >>> translator.one_loop_copy().parallel_loops  # doctest: +SKIP
+        1
+        """
+        if (self.parallel_loops == 1 or self.jit_compile
+                or not getattr(self.search, "rows_decode_alike_anywhere", False)):
+            return self
+        if self._one_loop is None:
+            object.__setattr__(self, "_one_loop", Translator(
+                self.model, self.source_tokenizer, self.target_tokenizer, search=self.search,
+                max_source_length=self.max_source_length, fastest_precision=False, parallel_loops=1))
+        return self._one_loop
 
     def _run_search(self, source_ids, prefix_ids=None):
         return decode(self.model, source_ids, self.search, static_shapes=self.jit_compile, prefix_ids=prefix_ids,

@@ -84,6 +84,14 @@ def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys,
     assert capsys.readouterr().out.split("\n") == from_stdin and len(from_stdin) == 4  # 3 lines and the end
     assert cli.main(["translate", run, "3 mars 2021"]) == 0
     assert capsys.readouterr().out.split("\n")[0] == from_stdin[1]
+    # a file is read ahead in chunks of 16 batches, each sorted by length: still one output line per input line
+    many = [f"{day} {month} {1990 + day}" for day, month in zip(range(1, 21), ["mars", "avril juin", "mai"] * 7)]
+    assert cli.main(["translate", run, *many]) == 0
+    one_batch = capsys.readouterr().out.splitlines()
+    sentences.write_text("\n".join(many) + "\n", encoding="utf-8")
+    assert cli.main(["translate", run, "--file", str(sentences), "--batch-size", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == one_batch and len(one_batch) == 20 and "translated 20/20" in err
     assert cli.main(["evaluate", run, "--data", "task:dates", "--limit", "20"]) == 0
     out, err = capsys.readouterr()
     assert "BLEU" in out and "chrF" in out and "TER" in out and "nrefs:1" in out

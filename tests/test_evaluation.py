@@ -106,3 +106,70 @@ def test_evaluate_times_the_translation_and_not_the_scoring(monkeypatch):
     result = evaluate(slow_translator, sentences, sentences)
     assert result.bleu == pytest.approx(100.0)
     assert 0.2 <= result.seconds < 0.45  # the sentences/s `evaluate` prints are the translator's
+
+
+class TwoLoopTranslator:
+    """A translator with two search loops whose one-loop copy records its batches and threads."""
+
+    parallel_loops = 2
+
+    def __init__(self, fail_on=None):
+        import threading
+
+        self.batches, self.threads, self.fail_on, self.calls = [], set(), fail_on, 0
+        self.lock, self.both_running = threading.Lock(), threading.Barrier(2, timeout=10)
+
+    def one_loop_copy(self):
+        return self.one_loop
+
+    def one_loop(self, sentences):
+        import threading
+
+        with self.lock:
+            self.calls += 1
+            first_two = self.calls <= 2
+        if first_two:
+            self.both_running.wait()  # the first two batches run at the same time, or this times out
+        self.batches.append(sorted(len(s) for s in sentences))
+        self.threads.add(threading.get_ident())
+        if self.fail_on in sentences:
+            raise ValueError(f"cannot translate {self.fail_on!r}")
+        return [s.upper() for s in sentences]
+
+    def __call__(self, sentences):
+        raise AssertionError("the batches should go through the one-loop copy")
+
+
+def test_translate_all_runs_a_batch_per_search_loop_side_by_side():
+    translator = TwoLoopTranslator()
+    sources = ["a" * n for n in (5, 1, 9, 3, 7, 2, 8, 4)]
+    assert translate_all(translator, sources, batch_size=4, progress=True) == [s.upper() for s in sources]
+    # batch_size 4 on two loops: 2 sources per loop at a time, on two threads
+    assert sorted(translator.batches) == [[1, 2], [3, 4], [5, 7], [8, 9]]
+    assert len(translator.threads) == 2
+
+
+def test_translate_all_raises_a_loops_error():
+    translator = TwoLoopTranslator(fail_on="b" * 3)
+    with pytest.raises(ValueError, match="cannot translate 'bbb'"):
+        translate_all(translator, ["a", "bb", "bbb", "cccc", "ddddd"], batch_size=2)
+
+
+def test_a_two_loop_translator_translates_all_alike_through_its_one_loop_copy():
+    from s2s_keras.decoding import BeamSearch, Sampling
+
+    source = s2s.data.CharTokenizer.from_texts(["abcdef "])
+    target = s2s.data.CharTokenizer.from_texts(["abcdef "])
+    model = s2s.build_model("transformer_tiny", source_vocab_size=source.vocab_size,
+                            target_vocab_size=target.vocab_size)
+    beam = BeamSearch(beam_size=3, length_penalty=0.6, max_length=8)
+    two = Translator(model, source, target, search=beam, parallel_loops=2)
+    copy = two.one_loop_copy()
+    assert copy.parallel_loops == 1 and copy.model is two.model and two.one_loop_copy() is copy
+    assert "_one_loop" not in dict(two._trackable_children())  # an export saves the translator's own graphs only
+    sources = ["abc", "f", "de fa", "b", "cab d", "ef", "a b c d"]
+    one = Translator(model, source, target, search=beam, parallel_loops=1)
+    assert translate_all(two, sources, batch_size=4) == translate_all(one, sources, batch_size=4) == one(sources)
+    assert one.one_loop_copy() is one
+    assert Translator(model, source, target, search=Sampling(seed=1, max_length=8),
+                      parallel_loops=2).one_loop_copy().parallel_loops == 2  # sampling keeps one loop per batch
