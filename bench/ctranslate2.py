@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from s2s_keras.cpu_threads import decoding_intra_op_threads, use_intra_op_threads  # noqa: E402
 from s2s_keras.decoding import BeamSearch  # noqa: E402
-from s2s_keras.evaluation import evaluate, group_references  # noqa: E402
+from s2s_keras.evaluation import evaluate, group_references, translate_all  # noqa: E402
 from s2s_keras.models import inference_copy  # noqa: E402
 from s2s_keras.training.precision import matmul_peak  # noqa: E402
 from s2s_keras.training.run_folder import load_run  # noqa: E402
@@ -97,7 +97,8 @@ def print_peer(rows, when):
 
 def our_row(translator, sources, references):
     batch = BATCH * translator.parallel_loops  # a batch of 32 per search loop, as CTranslate2's per translator
-    translator(sources[:batch])  # traced outside the timing
+    translate_all(translator, sources[:batch], batch_size=batch)  # the graph `evaluate` runs, traced untimed
+    translator(sources[:1])  # and the one the latency rows run
     if translator.jit_compile:  # compile every (batch, length) bucket the timed passes meet, outside the timing
         evaluate(translator, sources, references, batch_size=batch)
         for sentence in sources[:LATENCY_SENTENCES]:
