@@ -531,8 +531,11 @@ def _run_transcribe(args):
 def _warm_up(decoder, first):
     """Decodes `first` once before the timed pass: the first call traces the search graph (seconds), which the
     speed `evaluate` prints leaves out."""
+    from s2s_keras.quiet_import import TOKENIZER_NOISE, dropped_stderr_lines
+
     started = time.perf_counter()
-    decoder(first)
+    with dropped_stderr_lines(TOKENIZER_NOISE):
+        decoder(first)
     print(f"Search ready in {time.perf_counter() - started:.1f} s (traced once per process)", file=sys.stderr)
 
 
@@ -590,6 +593,7 @@ def _run_evaluate(args):
 
 def _run_translate(args):
     from s2s_keras.evaluation import translate_all
+    from s2s_keras.quiet_import import TOKENIZER_NOISE, dropped_stderr_lines
 
     translator = _open_translator(args)
     sentences = _read_sentences(args)
@@ -598,11 +602,12 @@ def _run_translate(args):
     chunk = args.batch_size * READ_AHEAD_BATCHES
     for start in range(0, len(sentences), chunk):
         part = sentences[start : start + chunk]
-        if args.prefix is None:
-            lines = translate_all(translator, part, args.batch_size)
-        else:
-            lines = [line for first in range(0, len(part), args.batch_size)
-                     for line in translator(part[first : first + args.batch_size], prefixes=args.prefix)]
+        with dropped_stderr_lines(TOKENIZER_NOISE):  # other lines written meanwhile still reach stderr, after it
+            if args.prefix is None:
+                lines = translate_all(translator, part, args.batch_size)
+            else:
+                lines = [line for first in range(0, len(part), args.batch_size)
+                         for line in translator(part[first : first + args.batch_size], prefixes=args.prefix)]
         for line in lines:
             print(line.replace("\r", " ").replace("\n", " "), flush=False)  # one output line per input line
         sys.stdout.flush()

@@ -28,6 +28,10 @@ STARTUP_NOISE = (
     "rebuild TensorFlow with the appropriate compiler flags",
 )
 
+# What TensorFlow Text's copy of sentencepiece logs (at INFO, with no way to lower it from Python) the first time
+# a graph runs a SentencePiece tokenizer trained with identity normalization, as ours are.
+TOKENIZER_NOISE = ("precompiled_charsmap is empty",)
+
 
 @contextlib.contextmanager
 def dropped_stderr_lines(noise=STARTUP_NOISE):

@@ -47,6 +47,7 @@ from starlette.routing import Route
 from s2s_keras import export
 from s2s_keras.checks import check_positive_int
 from s2s_keras.http_deadline import DEFAULT_READ_TIMEOUT, deadline_protocol
+from s2s_keras.quiet_import import TOKENIZER_NOISE, dropped_stderr_lines
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20  # 1 MiB
 DEFAULT_MAX_BATCH = 64
@@ -135,7 +136,8 @@ class ModelServer:
         self.versions = {served.version: served for served in export.load_versions(model_dir)}
         self.latest = max(self.versions)
         if warm_up:
-            self.versions[self.latest].warm_up()
+            with dropped_stderr_lines(TOKENIZER_NOISE):
+                self.versions[self.latest].warm_up()
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
         self.max_input_chars = max_input_chars
