@@ -92,6 +92,8 @@ def test_train_translate_evaluate_export_from_the_command_line(tmp_path, capsys,
     assert cli.main(["translate", run, "--file", str(sentences), "--batch-size", "1"]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == one_batch and len(one_batch) == 20 and "translated 20/20" in err
+    assert cli.main(["translate", run, "3 mars 2021", "le 4 avril 1999", "--prefix", "1888"]) == 0
+    assert [line[:4] for line in capsys.readouterr().out.splitlines()] == ["1888", "1888"]  # forced, then continued
     assert cli.main(["evaluate", run, "--data", "task:dates", "--limit", "20"]) == 0
     out, err = capsys.readouterr()
     assert "BLEU" in out and "chrF" in out and "TER" in out and "nrefs:1" in out
